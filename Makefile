@@ -1,0 +1,47 @@
+# kfgate: `make run` serves the examples; `make test` proves everything.
+GO        ?= go
+BIN       := bin/kfgate
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kfgate
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI  := $(CACHE)/tools/golangci-lint-$(GOLANGCI_VERSION)
+XDS_ADDR  ?= 127.0.0.1:18000
+DIAG_ADDR ?= 127.0.0.1:8877
+
+.PHONY: build run test unit fmt-check vet lint bench testdata clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kfgate
+
+run: build
+	$(BIN) serve --source file:examples/ --xds-address $(XDS_ADDR) --diagnostics-address $(DIAG_ADDR)
+
+test: fmt-check vet unit
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+$(GOLANGCI):
+	mkdir -p $(dir $(GOLANGCI))
+	GOBIN=$(dir $(GOLANGCI)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv $(dir $(GOLANGCI))/golangci-lint $(GOLANGCI)
+
+lint: $(GOLANGCI)
+	$(GOLANGCI) run ./...
+
+bench:
+	GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchmem -count 5 ./gateway/... | tee bench.out
+
+testdata:
+	$(GO) test ./gateway/build -run TestGolden -update
+
+clean:
+	rm -rf bin bench.out

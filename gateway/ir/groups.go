@@ -1,0 +1,191 @@
+package ir
+
+import (
+	"reflect"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+)
+
+// resolveGroup turns Mappings that match the same requests into routes. Without any weight, more
+// than one Mapping is a collision: the oldest wins and the others are reported. With weights it is a
+// canary group: weighted_clusters when only the cluster differs, otherwise one route per Mapping gated
+// by cumulative runtime fractions (Emissary's construction). One shadow Mapping may mirror the group.
+func (r *resolver) resolveGroup(g []*candidate) []*Route {
+	var primaries, shadows []*candidate
+	for _, c := range g {
+		if c.m.Shadow {
+			shadows = append(shadows, c)
+		} else {
+			primaries = append(primaries, c)
+		}
+	}
+	mirror := r.mirror(shadows, len(primaries) > 0)
+	primaries = r.weigh(primaries)
+	routes := r.canary(primaries)
+	for _, rt := range routes {
+		if mirror != nil {
+			rt.Mirror = &Mirror{Cluster: mirror.route.Clusters[0].Cluster, Percent: weightOr(mirror.m, 100)}
+			rt.Origins = append(rt.Origins, mirror.route.Origins...)
+		}
+	}
+	return routes
+}
+
+func weightOr(m *mapping.Mapping, def int) uint32 {
+	if m.Weight != nil {
+		return uint32(*m.Weight)
+	}
+	return uint32(def)
+}
+
+func (r *resolver) mirror(shadows []*candidate, hasPrimary bool) *candidate {
+	var kept *candidate
+	for _, s := range shadows {
+		switch {
+		case s.route.Redirect != nil:
+			r.report(s.doc, mapping.SeverityError, mapping.ReasonInvalid, "shadow", "a shadow Mapping cannot redirect")
+		case kept != nil:
+			r.report(s.doc, mapping.SeverityError, mapping.ReasonConflict, "shadow",
+				"only one shadow per set of matching Mappings; %s/%s is older and wins", kept.doc.Namespace, kept.doc.Name)
+		case !hasPrimary:
+			r.report(s.doc, mapping.SeverityWarning, mapping.ReasonConflict, "shadow",
+				"no Mapping with the same match to shadow; this shadow has no effect")
+		default:
+			kept = s
+		}
+	}
+	return kept
+}
+
+// weigh resolves collisions and weights: it returns the surviving Mappings, each route's Clusters[0]
+// weight set to its share of traffic (percent).
+func (r *resolver) weigh(ps []*candidate) []*candidate {
+	if len(ps) == 0 {
+		return nil
+	}
+	weighted := false
+	for _, c := range ps {
+		weighted = weighted || c.m.Weight != nil
+	}
+	if !weighted {
+		for _, c := range ps[1:] {
+			r.report(c.doc, mapping.SeverityError, mapping.ReasonConflict, "prefix",
+				"matches exactly the same requests as Mapping %s/%s from %s, which is older and wins; set weight for a canary, or change prefix, headers, host or precedence",
+				ps[0].doc.Namespace, ps[0].doc.Name, ps[0].doc.Source.Object())
+		}
+		return ps[:1]
+	}
+	var kept, unweighted []*candidate
+	total := 0
+	for _, c := range ps {
+		if c.m.Weight == nil {
+			unweighted = append(unweighted, c)
+			kept = append(kept, c)
+			continue
+		}
+		if total+*c.m.Weight > 100 {
+			r.report(c.doc, mapping.SeverityError, mapping.ReasonInvalid, "weight",
+				"weight %d brings the canary group over 100 (older Mappings already take %d)", *c.m.Weight, total)
+			continue
+		}
+		total += *c.m.Weight
+		setWeight(c, uint32(*c.m.Weight))
+		kept = append(kept, c)
+	}
+	if n := len(unweighted); n > 0 {
+		rest := 100 - total
+		for i, c := range unweighted {
+			share := rest / n
+			if i < rest%n {
+				share++
+			}
+			setWeight(c, uint32(share))
+		}
+	}
+	out := kept[:0]
+	for _, c := range kept {
+		if share(c) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func setWeight(c *candidate, w uint32) {
+	if len(c.route.Clusters) > 0 {
+		c.route.Clusters[0].Weight = w
+	} else {
+		c.route.RuntimeFraction = w // redirects carry their share here until canary() places them
+	}
+}
+
+func share(c *candidate) uint32 {
+	if len(c.route.Clusters) > 0 {
+		return c.route.Clusters[0].Weight
+	}
+	return c.route.RuntimeFraction
+}
+
+func (r *resolver) canary(ps []*candidate) []*Route {
+	switch {
+	case len(ps) == 0:
+		return nil
+	case len(ps) == 1 && share(ps[0]) == 100:
+		ps[0].route.RuntimeFraction = 0
+		return []*Route{ps[0].route}
+	case onlyClusterDiffers(ps):
+		rt := ps[0].route
+		for _, c := range ps[1:] {
+			rt.Clusters = append(rt.Clusters, c.route.Clusters...)
+			rt.Origins = append(rt.Origins, c.route.Origins...)
+		}
+		return []*Route{rt}
+	}
+	// A chain: route i takes requests whose random draw falls below the cumulative share; the last
+	// route of a full group takes the rest. Envoy uses one random value per request for all routes.
+	var out []*Route
+	cum := uint32(0)
+	for _, c := range ps {
+		cum += share(c)
+		rt := c.route
+		rt.RuntimeFraction = cum
+		if len(rt.Clusters) > 0 {
+			rt.Clusters[0].Weight = 100
+		}
+		if cum >= 100 {
+			rt.RuntimeFraction = 0
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// onlyClusterDiffers reports whether the routes are identical but for their cluster, and the
+// group takes all traffic, so a single weighted_clusters route expresses it.
+func onlyClusterDiffers(ps []*candidate) bool {
+	total := uint32(0)
+	for _, c := range ps {
+		if c.route.Redirect != nil {
+			return false
+		}
+		total += share(c)
+	}
+	if total != 100 {
+		return false
+	}
+	norm := func(rt *Route) Route {
+		cp := *rt
+		cp.Name, cp.Origins, cp.Clusters = "", nil, nil
+		if cp.Auth != nil {
+			cp.Auth = &RouteAuth{Disabled: cp.Auth.Disabled} // context extensions name the Mapping
+		}
+		return cp
+	}
+	first := norm(ps[0].route)
+	for _, c := range ps[1:] {
+		if !reflect.DeepEqual(first, norm(c.route)) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,68 @@
+package ir
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+)
+
+// Input is everything Resolve needs: the valid documents and what is known about Services.
+type Input struct {
+	Documents []mapping.Document
+	Services  map[string]*Service // key "namespace/name"
+	Options   Options
+}
+
+// Options are installation settings.
+type Options struct {
+	ListenerPort  uint32
+	ClusterDomain string // default "cluster.local"
+}
+
+// Service is what kfgate knows about a Kubernetes Service: its ports and, when EndpointSlices are
+// known, its ready endpoints per port name.
+type Service struct {
+	Namespace    string
+	Name         string
+	Created      time.Time
+	ExternalName string
+	Ports        []ServicePort
+	// Endpoints maps a Service port name ("" when unnamed) to the ready endpoints of that port,
+	// from EndpointSlices. Nil means no EndpointSlice is known: fall back to DNS.
+	Endpoints map[string][]Endpoint
+}
+
+// ServicePort is a Service port; EndpointSlice ports are matched to it by Name.
+type ServicePort struct {
+	Name string
+	Port int32
+}
+
+// Key is the map key of a Service.
+func Key(namespace, name string) string { return namespace + "/" + name }
+
+// sortDocuments orders documents oldest source first, then by namespace/name, file, key and position:
+// the deterministic order in which duplicates and collisions are resolved.
+func sortDocuments(docs []mapping.Document) []mapping.Document {
+	out := slices.Clone(docs)
+	slices.SortStableFunc(out, func(a, b mapping.Document) int {
+		return cmp.Or(
+			a.Source.Created.Compare(b.Source.Created),
+			cmp.Compare(a.Source.Namespace, b.Source.Namespace),
+			cmp.Compare(a.Source.Name, b.Source.Name),
+			cmp.Compare(a.Source.File, b.Source.File),
+			cmp.Compare(keyRank(a.Source.Key), keyRank(b.Source.Key)),
+			cmp.Compare(a.Index, b.Index),
+		)
+	})
+	return out
+}
+
+func keyRank(k string) int {
+	if i := slices.Index(mapping.AnnotationKeys, k); i >= 0 {
+		return i
+	}
+	return len(mapping.AnnotationKeys)
+}

@@ -1,0 +1,227 @@
+package mapping
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Options are the instance settings that decoding depends on.
+type Options struct {
+	// ID is this installation's ambassador_id; documents owned by another id are ignored. "" is "default".
+	ID string
+}
+
+func (o Options) id() string {
+	if o.ID == "" {
+		return "default"
+	}
+	return o.ID
+}
+
+// Decode reads the multi-document YAML text of one source (an annotation value, or a file's bare
+// documents) into valid documents plus diagnostics. A bad document is dropped with its diagnostics;
+// the others are still returned.
+func Decode(src Source, text string, opts Options) ([]Document, []Diagnostic) {
+	if src.Key != "" && len(text) > MaxAnnotationBytes {
+		return nil, []Diagnostic{{Source: src, Line: src.Line, Severity: SeverityError, Reason: ReasonTooLarge,
+			Message: fmt.Sprintf("annotation is %d bytes, more than the limit of %d; ignored as a whole", len(text), MaxAnnotationBytes)}}
+	}
+	var docs []Document
+	var diags []Diagnostic
+	for i, chunk := range SplitDocuments(text) {
+		r := &reader{base: Diagnostic{Source: src}}
+		if src.Line > 0 {
+			r.lineBase = src.Line - 1 + chunk.Line - 1
+		}
+		if doc, ok := decodeChunk(r, chunk.Text, opts); ok {
+			doc.Source, doc.Index = src, i
+			docs = append(docs, doc)
+		}
+		diags = append(diags, r.diags...)
+	}
+	return docs, diags
+}
+
+// Chunk is one YAML document of a multi-document text; Line is its 1-based first line.
+type Chunk struct {
+	Text string
+	Line int
+}
+
+// SplitDocuments splits on `---` separator lines so that a syntax error in one document cannot hide
+// the others (a YAML stream decoder stops at the first error).
+func SplitDocuments(text string) []Chunk {
+	lines := strings.SplitAfter(text, "\n")
+	var out []Chunk
+	begin := 0
+	emit := func(end int) {
+		if body := strings.Join(lines[begin:end], ""); strings.TrimSpace(stripComments(body)) != "" {
+			out = append(out, Chunk{Text: body, Line: begin + 1})
+		}
+	}
+	for i, l := range lines {
+		t := strings.TrimRight(l, " \t\r\n")
+		if t != "---" && t != "..." && !strings.HasPrefix(t, "--- ") && !strings.HasPrefix(t, "---\t") {
+			continue
+		}
+		emit(i)
+		begin = i + 1
+		if rest := strings.TrimSpace(t[3:]); t != "..." && rest != "" && !strings.HasPrefix(rest, "#") {
+			begin = i // "--- {inline: document}": the YAML parser reads the marker itself
+		}
+	}
+	emit(len(lines))
+	return out
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func decodeChunk(r *reader, text string, opts Options) (Document, bool) {
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 0
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			if r.base.Source.File != "" {
+				msg = strings.Replace(msg, m[0]+": ", "", 1) // the diagnostic carries the file line
+			}
+		}
+		r.report(&yaml.Node{Line: line}, SeverityError, ReasonSyntax, "", "invalid YAML: %s", msg)
+		return Document{}, false
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return Document{}, false
+	}
+	top := r.object("", root.Content[0])
+	if r.failed {
+		return Document{}, false
+	}
+	doc, fields := header(r, top)
+	if r.failed || fields == nil {
+		return doc, false
+	}
+	if !owned(r, top, fields, opts) {
+		return doc, false
+	}
+	switch doc.Kind {
+	case KindMapping:
+		doc.Mapping = decodeMapping(fields, doc.Namespace)
+	case KindModule:
+		doc.Module = decodeModule(fields)
+	case KindAuthService:
+		doc.AuthService = decodeAuthService(fields, doc.Namespace)
+	}
+	fields.finish(unsupportedFields[doc.Kind])
+	if fields != top {
+		top.finish(nil)
+	}
+	return doc, !r.failed
+}
+
+// header reads apiVersion, kind, name and namespace, and returns the object holding the kind's fields:
+// the document itself, or its `spec` for CRD-shaped documents.
+func header(r *reader, top *object) (Document, *object) {
+	var doc Document
+	doc.Line = r.lineBase + top.node.Line
+	// Name the document in every diagnostic, including those about apiVersion and kind.
+	r.base.DocKind = scalarValue(top.values["kind"])
+	r.base.DocName = scalarValue(top.values["name"])
+	if md := top.values["metadata"]; md != nil && md.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(md.Content); i += 2 {
+			if md.Content[i].Value == "name" {
+				r.base.DocName = scalarValue(md.Content[i+1])
+			}
+		}
+	}
+	apiVersion, ok := top.str("apiVersion")
+	switch {
+	case !ok:
+		r.errorf(top.node, "apiVersion", "is required (one of %s)", strings.Join(APIVersions, ", "))
+	case !slices.Contains(APIVersions, apiVersion):
+		r.errorf(top.values["apiVersion"], "apiVersion", "unknown apiVersion %q (accepted: %s)", apiVersion, strings.Join(APIVersions, ", "))
+	}
+	kind, ok := top.str("kind")
+	r.base.DocKind, doc.APIVersion, doc.Kind = kind, apiVersion, kind
+	switch {
+	case !ok:
+		r.errorf(top.node, "kind", "is required (Mapping, Module or AuthService)")
+	case kind == KindTLSContext || kind == KindRateLimitService:
+		r.report(top.values["kind"], SeverityError, ReasonUnsupported, "kind", "%s is not supported yet (planned with TLS and rate limiting); this document is ignored", kind)
+	case kind != KindMapping && kind != KindModule && kind != KindAuthService:
+		r.errorf(top.values["kind"], "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)", kind)
+	}
+	fields, meta := top, top
+	if md := top.child("metadata"); md != nil {
+		meta = md
+		if fields = top.child("spec"); fields == nil {
+			r.errorf(top.node, "spec", "is required when metadata is given")
+			return doc, nil
+		}
+	}
+	doc.Name, _ = meta.str("name")
+	doc.Namespace, _ = meta.str("namespace")
+	r.base.DocName = doc.Name
+	if doc.Name == "" {
+		r.errorf(meta.node, meta.field("name"), "is required")
+	}
+	if doc.Namespace == "" {
+		doc.Namespace = r.base.Source.Namespace
+	}
+	if doc.Namespace == "" {
+		doc.Namespace = "default"
+	}
+	if meta != top {
+		for _, k := range []string{"labels", "annotations", "uid", "resourceVersion", "generation", "creationTimestamp"} {
+			meta.get(k)
+		}
+		meta.finish(nil)
+	}
+	return doc, fields
+}
+
+// owned reads ambassador_id and reports (info) a document that belongs to another installation.
+func owned(r *reader, top, fields *object, opts Options) bool {
+	holder := fields
+	if !fields.has("ambassador_id") && top.has("ambassador_id") {
+		holder = top
+	}
+	for _, k := range []string{"metadata_labels", "generation"} {
+		holder.get(k)
+	}
+	ids := holder.strList("ambassador_id", false)
+	if r.failed {
+		return false
+	}
+	if len(ids) == 0 {
+		ids = []string{"default"}
+	}
+	if slices.Contains(ids, opts.id()) || slices.Contains(ids, "_automatic_") {
+		return true
+	}
+	r.report(holder.values["ambassador_id"], SeverityInfo, ReasonIgnored, "ambassador_id",
+		"belongs to ambassador_id %v, not this installation's %q; ignored", ids, opts.id())
+	return false
+}
+
+func scalarValue(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}

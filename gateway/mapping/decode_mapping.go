@@ -1,0 +1,317 @@
+package mapping
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Emissary fields that kfgate recognises but does not implement, with the reason shown to the user.
+var unsupportedFields = map[string]map[string]string{
+	KindMapping: {
+		"labels":                             "rate-limit labels arrive with RateLimitService support",
+		"rate_limits":                        "rate limiting arrives with RateLimitService support",
+		"add_linkerd_headers":                "Linkerd-specific",
+		"cluster_idle_timeout_ms":            "cluster tuning is not exposed",
+		"cluster_max_connection_lifetime_ms": "cluster tuning is not exposed",
+		"cluster_tag":                        "cluster naming is kfgate's",
+		"dns_type":                           "kfgate chooses EDS or DNS itself",
+		"docs":                               "developer-portal metadata",
+		"enable_ipv4":                        "address family selection is not exposed",
+		"enable_ipv6":                        "address family selection is not exposed",
+		"envoy_override":                     "raw Envoy config is not accepted",
+		"error_response_overrides":           "custom error bodies are not implemented",
+		"bypass_error_response_overrides":    "custom error bodies are not implemented",
+		"keepalive":                          "upstream TCP keepalive is not exposed",
+		"outlier_detection":                  "outlier detection is not implemented",
+		"resolver":                           "kfgate resolves services itself",
+		"stats_name":                         "cluster naming is kfgate's",
+		"v3StatsName":                        "cluster naming is kfgate's",
+		"hostname":                           "use host",
+		"modules":                            "per-Mapping modules are not implemented",
+	},
+	KindModule: {
+		"server_name":              "not implemented",
+		"diagnostics":              "kfgate's diagnostics are configured by flags",
+		"enable_grpc_web":          "not implemented",
+		"envoy_log_type":           "not implemented",
+		"lua_scripts":              "raw Envoy config is not accepted",
+		"strip_matching_host_port": "kfgate matches host:port itself",
+	},
+	KindAuthService: {
+		"path_prefix":      "only proto: grpc is supported",
+		"add_auth_headers": "only proto: grpc is supported",
+		"tls":              "TLS to the auth service arrives with TLSContext support",
+	},
+}
+
+// DefaultTimeoutMs and DefaultConnectTimeoutMs are Emissary's defaults.
+const (
+	DefaultTimeoutMs        = 3000
+	DefaultConnectTimeoutMs = 3000
+	maxMs                   = 24 * 3600 * 1000
+)
+
+var (
+	headerName = regexp.MustCompile(`^:?[a-z0-9!#$%&'*+\-.^_` + "`" + `|~]+$`)
+	methodName = regexp.MustCompile(`^[A-Z]+$`)
+	upgradeRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-_]*$`)
+)
+
+func decodeMapping(o *object, namespace string) *Mapping {
+	m := &Mapping{CaseSensitive: true, ConnectTimeoutMs: DefaultConnectTimeoutMs}
+	decodeMatch(o, m)
+	decodeAction(o, m, namespace)
+	decodeHeaders(o, &m.AddRequestHeaders, &m.AddResponseHeaders, &m.RemoveRequestHeaders, &m.RemoveResponseHeaders)
+	m.CORS = decodeCORS(o.child("cors"))
+	m.RetryPolicy = decodeRetry(o.child("retry_policy"))
+	m.CircuitBreakers = decodeCircuitBreakers(o, "circuit_breakers")
+	m.LoadBalancer = decodeLoadBalancer(o.child("load_balancer"))
+	m.BypassAuth, _ = o.boolean("bypass_auth")
+	m.AuthContextExtensions = stringMap(o, "auth_context_extensions")
+	decodeRedirect(o, m)
+	if p, ok := o.integer("precedence", -1<<31, 1<<31-1); ok {
+		m.Precedence = int(p)
+	}
+	return m
+}
+
+func decodeMatch(o *object, m *Mapping) {
+	m.PrefixExact, _ = o.boolean("prefix_exact")
+	m.PrefixRegex, _ = o.boolean("prefix_regex")
+	if cs, ok := o.boolean("case_sensitive"); ok {
+		m.CaseSensitive = cs
+	}
+	prefix, ok := o.str("prefix")
+	switch {
+	case !ok && !o.r.failed:
+		o.r.errorf(o.node, "prefix", "is required")
+	case m.PrefixRegex:
+		checkRegex(o, "prefix", prefix)
+	case !strings.HasPrefix(prefix, "/"):
+		o.r.errorf(o.values["prefix"], "prefix", "must start with \"/\" (or set prefix_regex: true), got %q", prefix)
+	}
+	if m.PrefixExact && m.PrefixRegex {
+		o.r.errorf(o.values["prefix_exact"], "prefix_exact", "cannot be combined with prefix_regex")
+	}
+	m.Prefix = prefix
+	m.MethodRegex, _ = o.boolean("method_regex")
+	if method, ok := o.str("method"); ok {
+		if m.MethodRegex {
+			checkRegex(o, "method", method)
+		} else if method = strings.ToUpper(method); !methodName.MatchString(method) {
+			o.r.errorf(o.values["method"], "method", "%q is not an HTTP method", method)
+		}
+		m.Method = method
+	}
+	m.HostRegex, _ = o.boolean("host_regex")
+	if host, ok := o.str("host"); ok {
+		if m.HostRegex {
+			checkRegex(o, "host", host)
+		} else if err := checkHost(host); err != nil {
+			o.r.errorf(o.values["host"], "host", "%v", err)
+		}
+		m.Host = strings.ToLower(host)
+	}
+	m.Headers = append(keyMatches(o, "headers", false, true), keyMatches(o, "regex_headers", true, true)...)
+	m.Query = append(keyMatches(o, "query_parameters", false, false), keyMatches(o, "regex_query_parameters", true, false)...)
+}
+
+// checkHost accepts a host name, optionally with a port, and one leading or trailing `*` wildcard.
+func checkHost(h string) error {
+	if h == "" || h == "*" {
+		return fmt.Errorf("must be a host name; omit host to match every host")
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(h, "*"), "*")
+	if strings.Contains(name, "*") {
+		return fmt.Errorf("%q: a wildcard is allowed only at the start (*.example.com) or the end (example.*)", h)
+	}
+	if strings.ContainsAny(name, "/ ?#@") {
+		return fmt.Errorf("%q is not a host name (no scheme or path)", h)
+	}
+	return nil
+}
+
+func keyMatches(o *object, key string, regex, header bool) []KeyMatch {
+	v := o.get(key)
+	if v == nil {
+		return nil
+	}
+	if v.Kind != yaml.MappingNode {
+		o.r.errorf(v, o.field(key), "must be a mapping of name to value, got %s", describe(v))
+		return nil
+	}
+	var out []KeyMatch
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		field := o.field(key) + "." + k.Value
+		km := KeyMatch{Name: k.Value, Regex: regex}
+		if header {
+			km.Name = strings.ToLower(k.Value)
+			if !headerName.MatchString(km.Name) {
+				o.r.errorf(k, field, "%q is not a valid header name", k.Value)
+			}
+		}
+		switch b, isBool := scalarBool(val); {
+		case isBool && val.Tag == "!!bool" && b && !regex:
+			km.Present = true
+		case val.Kind == yaml.ScalarNode && val.Tag != "!!null" && val.Tag != "!!bool":
+			km.Value = val.Value
+			if regex {
+				checkRegexAt(o.r, val, field, val.Value)
+			}
+		default:
+			o.r.errorf(val, field, "must be a string value (or true to require presence), got %s", describe(val))
+		}
+		out = append(out, km)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func decodeAction(o *object, m *Mapping, namespace string) {
+	if raw, ok := o.str("service"); ok {
+		ref, err := ParseService(raw, namespace)
+		if err != nil {
+			o.r.errorf(o.values["service"], "service", "%q: %v", raw, err)
+		}
+		m.Service = ref
+	} else if !o.r.failed {
+		o.r.errorf(o.node, "service", "is required")
+	}
+	root := "/"
+	m.Rewrite = &root
+	if rw, ok := o.str("rewrite"); ok {
+		m.Rewrite = &rw
+		if rw == "" {
+			m.Rewrite = nil
+		} else if !strings.HasPrefix(rw, "/") {
+			o.r.errorf(o.values["rewrite"], "rewrite", "must start with \"/\" (or be \"\" for no rewrite), got %q", rw)
+		}
+	}
+	m.RegexRewrite = decodeRegexRewrite(o.child("regex_rewrite"))
+	m.HostRewrite, _ = o.str("host_rewrite")
+	m.AutoHostRewrite, _ = o.boolean("auto_host_rewrite")
+	if w, ok := o.integer("weight", 0, 100); ok {
+		wi := int(w)
+		m.Weight = &wi
+	}
+	m.Shadow, _ = o.boolean("shadow")
+	m.TimeoutMs = optionalMs(o, "timeout_ms")
+	m.IdleTimeoutMs = optionalMs(o, "idle_timeout_ms")
+	if ct, ok := o.integer("connect_timeout_ms", 1, maxMs); ok {
+		m.ConnectTimeoutMs = ct
+	}
+	if ws, _ := o.boolean("use_websocket"); ws {
+		m.Upgrades = append(m.Upgrades, "websocket")
+	}
+	for i, u := range o.strList("allow_upgrade", false) {
+		if u = strings.ToLower(u); !upgradeRE.MatchString(u) {
+			o.r.errorf(o.values["allow_upgrade"], fmt.Sprintf("allow_upgrade[%d]", i), "%q is not a protocol name", u)
+		} else if !contains(m.Upgrades, u) {
+			m.Upgrades = append(m.Upgrades, u)
+		}
+	}
+	m.GRPC, _ = o.boolean("grpc")
+	decodeTLS(o, m)
+}
+
+func decodeTLS(o *object, m *Mapping) {
+	v := o.get("tls")
+	if v == nil {
+		m.TLS = m.Service.TLS()
+		return
+	}
+	if b, ok := scalarBool(v); ok && v.Tag == "!!bool" {
+		m.TLS = b || m.Service.TLS()
+		return
+	}
+	o.r.report(v, SeverityError, ReasonUnsupported, "tls", "naming a TLSContext is not supported yet; use tls: true (or an https:// service) for default upstream TLS")
+}
+
+func optionalMs(o *object, key string) *int64 {
+	if v, ok := o.integer(key, 0, maxMs); ok {
+		return &v
+	}
+	return nil
+}
+
+func decodeRegexRewrite(o *object) *RegexRewrite {
+	if o == nil {
+		return nil
+	}
+	rr := &RegexRewrite{}
+	var ok bool
+	if rr.Pattern, ok = o.str("pattern"); !ok {
+		o.r.errorf(o.node, o.field("pattern"), "is required")
+	} else {
+		checkRegex(o, "pattern", rr.Pattern)
+	}
+	if rr.Substitution, ok = o.str("substitution"); !ok {
+		o.r.errorf(o.node, o.field("substitution"), "is required")
+	}
+	o.finish(nil)
+	return rr
+}
+
+func decodeRedirect(o *object, m *Mapping) {
+	hostRedirect, _ := o.boolean("host_redirect")
+	r := &Redirect{Code: 301}
+	r.Path, _ = o.str("path_redirect")
+	r.Prefix, _ = o.str("prefix_redirect")
+	r.Regex = decodeRegexRewrite(o.child("regex_redirect"))
+	code, hasCode := o.integer("redirect_response_code", 0, 999)
+	set := 0
+	for _, b := range []bool{r.Path != "", r.Prefix != "", r.Regex != nil} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		o.r.errorf(o.node, "path_redirect", "only one of path_redirect, prefix_redirect and regex_redirect may be set")
+	}
+	if !hostRedirect {
+		for _, k := range []string{"path_redirect", "prefix_redirect", "regex_redirect", "redirect_response_code"} {
+			if o.has(k) {
+				o.r.errorf(o.values[k], k, "requires host_redirect: true")
+			}
+		}
+		return
+	}
+	if hasCode {
+		switch code {
+		case 301, 302, 303, 307, 308:
+			r.Code = int(code)
+		default:
+			o.r.errorf(o.values["redirect_response_code"], "redirect_response_code", "must be one of 301, 302, 303, 307, 308, got %d", code)
+		}
+	}
+	for _, p := range []struct{ key, val string }{{"path_redirect", r.Path}, {"prefix_redirect", r.Prefix}} {
+		if p.val != "" && !strings.HasPrefix(p.val, "/") {
+			o.r.errorf(o.values[p.key], p.key, "must start with \"/\", got %q", p.val)
+		}
+	}
+	m.Redirect = r
+}
+
+func checkRegex(o *object, key, expr string) {
+	checkRegexAt(o.r, o.values[key], o.field(key), expr)
+}
+
+func checkRegexAt(r *reader, n *yaml.Node, field, expr string) {
+	if _, err := regexp.Compile(expr); err != nil {
+		r.errorf(n, field, "invalid RE2 regular expression %q: %v", expr, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,280 @@
+package xds
+
+import (
+	"sort"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/kfgate/kfgate/gateway/ir"
+	"github.com/kfgate/kfgate/gateway/mapping"
+)
+
+// RouteConfiguration builds the listener's route table.
+func RouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
+	rc := &routev3.RouteConfiguration{Name: name}
+	cache := map[*ir.Route]*routev3.Route{} // hostless routes repeat in every virtual host
+	for _, vh := range vhosts {
+		v := &routev3.VirtualHost{
+			Name: vh.Name, Domains: vh.Domains,
+			RequestHeadersToAdd: headerOptions(vh.RequestHeadersToAdd), ResponseHeadersToAdd: headerOptions(vh.ResponseHeadersToAdd),
+			RequestHeadersToRemove: vh.RequestHeadersToRemove, ResponseHeadersToRemove: vh.ResponseHeadersToRemove,
+		}
+		for _, rt := range vh.Routes {
+			r, ok := cache[rt]
+			if !ok {
+				var err error
+				if r, err = Route(rt); err != nil {
+					return nil, err
+				}
+				cache[rt] = r
+			}
+			v.Routes = append(v.Routes, r)
+		}
+		rc.VirtualHosts = append(rc.VirtualHosts, v)
+	}
+	return rc, nil
+}
+
+// Route builds one Envoy route.
+func Route(rt *ir.Route) (*routev3.Route, error) {
+	r := &routev3.Route{
+		Name:                    rt.Name,
+		Match:                   routeMatch(rt),
+		RequestHeadersToAdd:     headerOptions(rt.RequestHeadersToAdd),
+		ResponseHeadersToAdd:    headerOptions(rt.ResponseHeadersToAdd),
+		RequestHeadersToRemove:  rt.RequestHeadersToRemove,
+		ResponseHeadersToRemove: rt.ResponseHeadersToRemove,
+	}
+	if rt.Redirect != nil {
+		r.Action = &routev3.Route_Redirect{Redirect: redirect(rt.Redirect)}
+	} else {
+		r.Action = &routev3.Route_Route{Route: routeAction(rt)}
+	}
+	tpfc, err := perFilterConfig(rt)
+	if err != nil {
+		return nil, err
+	}
+	r.TypedPerFilterConfig = tpfc
+	return r, nil
+}
+
+func routeMatch(rt *ir.Route) *routev3.RouteMatch {
+	m := &routev3.RouteMatch{}
+	switch mt := rt.Match; {
+	case mt.Regex != "":
+		m.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: regex(mt.Regex)}
+	case mt.Path != "":
+		m.PathSpecifier = &routev3.RouteMatch_Path{Path: mt.Path}
+	default:
+		m.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: mt.Prefix}
+	}
+	if !rt.Match.CaseSensitive {
+		m.CaseSensitive = wrapperspb.Bool(false)
+	}
+	for _, h := range rt.Match.Headers {
+		hm := &routev3.HeaderMatcher{Name: h.Name}
+		if h.Present {
+			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			hm.HeaderMatchSpecifier = &routev3.HeaderMatcher_StringMatch{StringMatch: stringMatch(h)}
+		}
+		m.Headers = append(m.Headers, hm)
+	}
+	for _, q := range rt.Match.Query {
+		qm := &routev3.QueryParameterMatcher{Name: q.Name}
+		if q.Present {
+			qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			qm.QueryParameterMatchSpecifier = &routev3.QueryParameterMatcher_StringMatch{StringMatch: stringMatch(q)}
+		}
+		m.QueryParameters = append(m.QueryParameters, qm)
+	}
+	if rt.RuntimeFraction > 0 {
+		m.RuntimeFraction = &corev3.RuntimeFractionalPercent{DefaultValue: percent(rt.RuntimeFraction)}
+	}
+	return m
+}
+
+func stringMatch(k mapping.KeyMatch) *matcherv3.StringMatcher {
+	if k.Regex {
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: regex(k.Value)}}
+	}
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: k.Value}}
+}
+
+func regex(expr string) *matcherv3.RegexMatcher { return &matcherv3.RegexMatcher{Regex: expr} }
+
+func percent(p uint32) *typev3.FractionalPercent {
+	return &typev3.FractionalPercent{Numerator: p, Denominator: typev3.FractionalPercent_HUNDRED}
+}
+
+func routeAction(rt *ir.Route) *routev3.RouteAction {
+	a := &routev3.RouteAction{Timeout: durationpb.New(rt.Timeout)}
+	if len(rt.Clusters) == 1 {
+		a.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: rt.Clusters[0].Cluster}
+	} else {
+		wc := &routev3.WeightedCluster{}
+		for _, c := range rt.Clusters {
+			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{Name: c.Cluster, Weight: wrapperspb.UInt32(c.Weight)})
+		}
+		a.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
+	}
+	if rt.PrefixRewrite != nil {
+		a.PrefixRewrite = *rt.PrefixRewrite
+	}
+	if rt.RegexRewrite != nil {
+		a.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{Pattern: regex(rt.RegexRewrite.Pattern), Substitution: rt.RegexRewrite.Substitution}
+	}
+	switch {
+	case rt.HostRewrite != "":
+		a.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rt.HostRewrite}
+	case rt.AutoHostRewrite:
+		a.HostRewriteSpecifier = &routev3.RouteAction_AutoHostRewrite{AutoHostRewrite: wrapperspb.Bool(true)}
+	}
+	if rt.IdleTimeout != nil {
+		a.IdleTimeout = durationpb.New(*rt.IdleTimeout)
+	}
+	for _, u := range rt.Upgrades {
+		a.UpgradeConfigs = append(a.UpgradeConfigs, &routev3.RouteAction_UpgradeConfig{UpgradeType: u})
+	}
+	if rt.Mirror != nil {
+		a.RequestMirrorPolicies = []*routev3.RouteAction_RequestMirrorPolicy{{
+			Cluster: rt.Mirror.Cluster, RuntimeFraction: &corev3.RuntimeFractionalPercent{DefaultValue: percent(rt.Mirror.Percent)},
+		}}
+	}
+	a.RetryPolicy = retryPolicy(rt.RetryPolicy)
+	a.HashPolicy = hashPolicy(rt.HashPolicy)
+	return a
+}
+
+func retryPolicy(p *mapping.RetryPolicy) *routev3.RetryPolicy {
+	if p == nil {
+		return nil
+	}
+	rp := &routev3.RetryPolicy{RetryOn: p.RetryOn}
+	if p.NumRetries != nil {
+		rp.NumRetries = wrapperspb.UInt32(uint32(*p.NumRetries))
+	}
+	if d, err := mapping.ParseDuration(p.PerTryTimeout); p.PerTryTimeout != "" && err == nil {
+		rp.PerTryTimeout = durationpb.New(d)
+	}
+	return rp
+}
+
+func hashPolicy(lb *mapping.LoadBalancer) []*routev3.RouteAction_HashPolicy {
+	if lb == nil {
+		return nil
+	}
+	hp := &routev3.RouteAction_HashPolicy{}
+	switch {
+	case lb.Cookie != nil:
+		c := &routev3.RouteAction_HashPolicy_Cookie{Name: lb.Cookie.Name, Path: lb.Cookie.Path}
+		if d, err := mapping.ParseDuration(lb.Cookie.TTL); lb.Cookie.TTL != "" && err == nil {
+			c.Ttl = durationpb.New(d)
+		}
+		hp.PolicySpecifier = &routev3.RouteAction_HashPolicy_Cookie_{Cookie: c}
+	case lb.Header != "":
+		hp.PolicySpecifier = &routev3.RouteAction_HashPolicy_Header_{Header: &routev3.RouteAction_HashPolicy_Header{HeaderName: lb.Header}}
+	default:
+		hp.PolicySpecifier = &routev3.RouteAction_HashPolicy_ConnectionProperties_{
+			ConnectionProperties: &routev3.RouteAction_HashPolicy_ConnectionProperties{SourceIp: true}}
+	}
+	return []*routev3.RouteAction_HashPolicy{hp}
+}
+
+var redirectCodes = map[int]routev3.RedirectAction_RedirectResponseCode{
+	301: routev3.RedirectAction_MOVED_PERMANENTLY, 302: routev3.RedirectAction_FOUND, 303: routev3.RedirectAction_SEE_OTHER,
+	307: routev3.RedirectAction_TEMPORARY_REDIRECT, 308: routev3.RedirectAction_PERMANENT_REDIRECT,
+}
+
+func redirect(rd *ir.Redirect) *routev3.RedirectAction {
+	a := &routev3.RedirectAction{HostRedirect: rd.Host, PortRedirect: rd.Port, ResponseCode: redirectCodes[rd.Code]}
+	if rd.Scheme != "" {
+		a.SchemeRewriteSpecifier = &routev3.RedirectAction_SchemeRedirect{SchemeRedirect: rd.Scheme}
+	}
+	switch {
+	case rd.Path != "":
+		a.PathRewriteSpecifier = &routev3.RedirectAction_PathRedirect{PathRedirect: rd.Path}
+	case rd.Prefix != "":
+		a.PathRewriteSpecifier = &routev3.RedirectAction_PrefixRewrite{PrefixRewrite: rd.Prefix}
+	case rd.Regex != nil:
+		a.PathRewriteSpecifier = &routev3.RedirectAction_RegexRewrite{RegexRewrite: &matcherv3.RegexMatchAndSubstitute{
+			Pattern: regex(rd.Regex.Pattern), Substitution: rd.Regex.Substitution}}
+	}
+	return a
+}
+
+// headerOptions: append true adds another value; false overwrites (Envoy's append_action).
+func headerOptions(hs []mapping.HeaderValue) []*corev3.HeaderValueOption {
+	var out []*corev3.HeaderValueOption
+	for _, h := range hs {
+		action := corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
+		if !h.Append {
+			action = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		}
+		out = append(out, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: h.Name, Value: h.Value}, AppendAction: action, KeepEmptyValue: h.Value == ""})
+	}
+	return out
+}
+
+func perFilterConfig(rt *ir.Route) (map[string]*anypb.Any, error) {
+	out := map[string]*anypb.Any{}
+	if rt.Auth != nil {
+		a, err := toAny(extAuthzPerRoute(rt.Auth))
+		if err != nil {
+			return nil, err
+		}
+		out[FilterExtAuthz] = a
+	}
+	if rt.CORS != nil {
+		a, err := toAny(corsPolicy(rt.CORS))
+		if err != nil {
+			return nil, err
+		}
+		out[FilterCORS] = a
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func corsPolicy(c *mapping.CORS) *corsv3.CorsPolicy {
+	p := &corsv3.CorsPolicy{
+		AllowMethods:  join(c.Methods),
+		AllowHeaders:  join(c.Headers),
+		ExposeHeaders: join(c.ExposedHeaders),
+		MaxAge:        c.MaxAge,
+	}
+	if c.Credentials {
+		p.AllowCredentials = wrapperspb.Bool(true)
+	}
+	origins := append([]string(nil), c.Origins...)
+	sort.Strings(origins)
+	for _, o := range origins {
+		sm := &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: o}}
+		if o == "*" {
+			sm.MatchPattern = &matcherv3.StringMatcher_SafeRegex{SafeRegex: regex(".*")}
+		}
+		p.AllowOriginStringMatch = append(p.AllowOriginStringMatch, sm)
+	}
+	return p
+}
+
+func join(s []string) string {
+	out := ""
+	for i, e := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += e
+	}
+	return out
+}
