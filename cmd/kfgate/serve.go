@@ -1,7 +1,122 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kfgate/kfgate/gateway/build"
+	"github.com/kfgate/kfgate/gateway/controlplane"
+	"github.com/kfgate/kfgate/gateway/diagnostics"
+	"github.com/kfgate/kfgate/gateway/server"
+	"github.com/kfgate/kfgate/gateway/source"
+)
 
 func newServeCommand() *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Serve xDS (work in progress)"}
+	cmd := &cobra.Command{
+		Use:   "serve --source file:DIR",
+		Short: "Run the xDS control plane",
+		Long: `serve runs the control plane: it reads the configuration source, serves Envoy over ADS (State of
+the World and Delta) and serves the diagnostics page.
+
+Sources:
+  file:DIR     Services with kfgate annotations, EndpointSlices and bare documents in DIR's YAML files,
+               watched for changes (a broken file keeps its last valid version serving)
+
+Every flag can also be set as KFGATE_<FLAG> in the environment (KFGATE_XDS_ADDRESS, ...) or in the
+file given by --config (YAML, keys named like the flags; unknown keys are rejected).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadServeConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return serve(cmd, cfg)
+		},
+	}
+	registerServeFlags(cmd)
+	return cmd
 }
+
+func serve(cmd *cobra.Command, cfg serveConfig) error {
+	log, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	xdsServer := server.New(server.Options{Logger: log.WithName("xds"), Registry: reg})
+	diag := diagnostics.New(reg, xdsServer.Ready)
+	runner := controlplane.New(build.Options{ID: cfg.ID, ListenerPort: cfg.ListenerPort, ClusterDomain: cfg.ClusterDomain},
+		xdsServer, diag, reg, log.WithName("build"))
+
+	xdsLis, err := net.Listen("tcp", cfg.XDSAddress)
+	if err != nil {
+		return fmt.Errorf("xDS address: %w", err)
+	}
+	diagLis, err := net.Listen("tcp", cfg.DiagnosticsAddress)
+	if err != nil {
+		_ = xdsLis.Close() // best effort; we are failing anyway
+		return fmt.Errorf("diagnostics address: %w", err)
+	}
+	printBanner(cmd, cfg, xdsLis.Addr(), diagLis.Addr())
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return xdsServer.Serve(ctx, xdsLis) })
+	g.Go(func() error { return serveHTTP(ctx, diagLis, diag.Handler()) })
+	g.Go(func() error {
+		return source.WatchDir(ctx, cfg.dir(), source.Debounce{Holdoff: cfg.Holdoff, Max: cfg.MaxHoldoff}, log.WithName("source"),
+			func(objs source.Objects) { _ = runner.Apply(ctx, objs) }) // failures are logged and shown by the runner
+	})
+	return g.Wait()
+}
+
+func printBanner(cmd *cobra.Command, cfg serveConfig, xdsAddr, diagAddr net.Addr) {
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "kfgate %s: serving %s\n", version, cfg.Source)
+	fmt.Fprintf(w, "  xDS (ADS, gRPC):  %s\n", xdsAddr)
+	fmt.Fprintf(w, "  diagnostics:      http://%s/\n", displayAddr(diagAddr))
+	fmt.Fprintf(w, "  point an Envoy at it:\n    kfgate bootstrap --xds-address %s > envoy.yaml && envoy -c envoy.yaml\n", displayAddr(xdsAddr))
+	fmt.Fprintf(w, "  Envoy's HTTP listener will be on port %d\n", cfg.ListenerPort)
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx) // bounded; the process is exiting
+	}()
+	if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (c serveConfig) dir() string { return strings.TrimPrefix(c.Source, "file:") }

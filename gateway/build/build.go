@@ -40,11 +40,20 @@ type decoded struct {
 type Builder struct {
 	opts  Options
 	cache map[[32]byte]decoded
+	// lastGood holds, per source text (Service annotation or file document), its last version that
+	// decoded without errors: a broken edit keeps serving the previous version instead of dropping
+	// the routes, and says so.
+	lastGood map[string]goodText
+}
+
+type goodText struct {
+	key  [32]byte
+	docs []mapping.Document
 }
 
 // NewBuilder returns a Builder with an empty decode cache.
 func NewBuilder(opts Options) *Builder {
-	return &Builder{opts: opts, cache: map[[32]byte]decoded{}}
+	return &Builder{opts: opts, cache: map[[32]byte]decoded{}, lastGood: map[string]goodText{}}
 }
 
 // Build runs the whole pipeline. An error means translation produced something invalid, a bug: the
@@ -52,6 +61,7 @@ func NewBuilder(opts Options) *Builder {
 func (b *Builder) Build(objs source.Objects) (*Result, error) {
 	res := &Result{Diagnostics: append([]mapping.Diagnostic(nil), objs.Diagnostics...)}
 	next := make(map[[32]byte]decoded, len(objs.Texts))
+	good := make(map[string]goodText, len(objs.Texts))
 	for _, t := range objs.Texts {
 		key := cacheKey(t)
 		d, ok := b.cache[key]
@@ -59,10 +69,19 @@ func (b *Builder) Build(objs source.Objects) (*Result, error) {
 			d.docs, d.diags = mapping.Decode(t.Source, t.Body, mapping.Options{ID: b.opts.ID})
 		}
 		next[key] = d
-		res.Documents = append(res.Documents, d.docs...)
+		docs, id := d.docs, identity(t.Source)
+		if !mapping.HasErrors(d.diags) {
+			good[id] = goodText{key: key, docs: d.docs}
+		} else if lg, ok := b.lastGood[id]; ok {
+			good[id], docs = lg, lg.docs
+			res.Diagnostics = append(res.Diagnostics, mapping.Diagnostic{Source: t.Source, Line: t.Source.Line,
+				Severity: mapping.SeverityWarning, Reason: "StaleConfig",
+				Message: "this text has errors: its last valid version keeps serving until they are fixed"})
+		}
+		res.Documents = append(res.Documents, docs...)
 		res.Diagnostics = append(res.Diagnostics, d.diags...)
 	}
-	b.cache = next
+	b.cache, b.lastGood = next, good
 	cfg, diags := ir.Resolve(ir.Input{
 		Documents: res.Documents,
 		Services:  source.Services(objs.Services, objs.EndpointSlices),
@@ -102,4 +121,9 @@ func sortDiagnostics(ds []mapping.Diagnostic) {
 			cmp.Compare(a.Line, b.Line),
 		)
 	})
+}
+
+// identity names a source text independently of its content.
+func identity(s mapping.Source) string {
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d", s.Kind, s.Namespace, s.Name, s.Key, s.File, s.Line)
 }

@@ -1,0 +1,379 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// waitTimeout bounds every wait in these tests; generous for -race.
+const waitTimeout = 20 * time.Second
+
+// sotwClient behaves like Envoy on an ADS SotW stream: it subscribes to CDS
+// and LDS (wildcard), follows them with EDS and RDS requests for the names
+// they reference, and ACKs every response (or NACKs one on request).
+type sotwClient struct {
+	t      *testing.T
+	stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
+	node   *corev3.Node
+	out    chan *discoveryv3.DiscoveryResponse
+
+	sendMu sync.Mutex
+	mu     sync.Mutex
+	names  map[string][]string // subscription by type; nil means wildcard
+	nonce  map[string]string   // latest response nonce by type
+	acked  map[string]string   // latest accepted version by type
+	nack   map[string]string   // type -> error to NACK its next response with
+}
+
+func newSotwClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *sotwClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatalf("opening ADS stream: %v", err)
+	}
+	c := &sotwClient{
+		t: t, stream: stream, node: &corev3.Node{Id: nodeID, Cluster: "kfgate-test"},
+		out:   make(chan *discoveryv3.DiscoveryResponse, 64),
+		names: map[string][]string{}, nonce: map[string]string{}, acked: map[string]string{}, nack: map[string]string{},
+	}
+	// Envoy starts with the wildcard types; EDS and RDS follow their contents.
+	c.send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: resourcev3.ClusterType})
+	c.send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ListenerType})
+	go c.recvLoop()
+	return c
+}
+
+func (c *sotwClient) send(req *discoveryv3.DiscoveryRequest) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	// io.EOF means the server ended the stream; Recv reports why.
+	if err := c.stream.Send(req); err != nil && !errors.Is(err, io.EOF) && c.stream.Context().Err() == nil {
+		c.t.Errorf("sotw send %s: %v", req.GetTypeUrl(), err)
+	}
+}
+
+// nackNext makes the client reject the next response of typeURL.
+func (c *sotwClient) nackNext(typeURL, msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nack[typeURL] = msg
+}
+
+func (c *sotwClient) recvLoop() {
+	defer close(c.out)
+	for {
+		resp, err := c.stream.Recv()
+		if err != nil {
+			return
+		}
+		c.answer(resp)
+		c.out <- resp
+	}
+}
+
+// answer ACKs or NACKs resp, then subscribes to whatever it references.
+func (c *sotwClient) answer(resp *discoveryv3.DiscoveryResponse) {
+	typ := resp.GetTypeUrl()
+	c.mu.Lock()
+	c.nonce[typ] = resp.GetNonce()
+	req := &discoveryv3.DiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce(), ResourceNames: c.names[typ]}
+	if msg, ok := c.nack[typ]; ok {
+		delete(c.nack, typ)
+		req.VersionInfo = c.acked[typ]
+		req.ErrorDetail = &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: msg}
+	} else {
+		c.acked[typ] = resp.GetVersionInfo()
+		req.VersionInfo = resp.GetVersionInfo()
+	}
+	c.mu.Unlock()
+	c.send(req)
+
+	switch typ {
+	case resourcev3.ClusterType:
+		c.follow(resourcev3.EndpointType, edsNames(c.t, resp.GetResources()))
+	case resourcev3.ListenerType:
+		c.follow(resourcev3.RouteType, rdsNames(c.t, resp.GetResources()))
+	}
+}
+
+// follow (re)subscribes typeURL to names when they changed, carrying the
+// type's latest version and nonce as Envoy does.
+func (c *sotwClient) follow(typeURL string, names []string) {
+	c.mu.Lock()
+	if old, ok := c.names[typeURL]; ok && slices.Equal(old, names) {
+		c.mu.Unlock()
+		return
+	}
+	c.names[typeURL] = names
+	req := &discoveryv3.DiscoveryRequest{
+		TypeUrl: typeURL, ResourceNames: names, VersionInfo: c.acked[typeURL], ResponseNonce: c.nonce[typeURL],
+	}
+	c.mu.Unlock()
+	c.send(req)
+}
+
+// next returns the next response, failing the test after waitTimeout.
+func (c *sotwClient) next() *discoveryv3.DiscoveryResponse {
+	c.t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	select {
+	case resp, ok := <-c.out:
+		if !ok {
+			c.t.Fatal("sotw stream ended")
+		}
+		return resp
+	case <-timer.C:
+		c.t.Fatal("timed out waiting for a sotw response")
+	}
+	return nil
+}
+
+// await reads responses until each type in want arrived with its version.
+func (c *sotwClient) await(want map[string]string) map[string]*discoveryv3.DiscoveryResponse {
+	c.t.Helper()
+	got := map[string]*discoveryv3.DiscoveryResponse{}
+	for len(got) < len(want) {
+		resp := c.next()
+		if v, ok := want[resp.GetTypeUrl()]; ok && v == resp.GetVersionInfo() {
+			got[resp.GetTypeUrl()] = resp
+		}
+	}
+	return got
+}
+
+// deltaClient behaves like Envoy on an ADS Delta stream: wildcard CDS and
+// LDS, EDS and RDS subscriptions following their contents, ACK by nonce.
+type deltaClient struct {
+	t      *testing.T
+	stream grpc.BidiStreamingClient[discoveryv3.DeltaDiscoveryRequest, discoveryv3.DeltaDiscoveryResponse]
+	out    chan *discoveryv3.DeltaDiscoveryResponse
+
+	sendMu sync.Mutex
+	mu     sync.Mutex
+	state  map[string]map[string]*anypb.Any // by type, by name
+	subs   map[string][]string
+	nack   map[string]string
+}
+
+func newDeltaClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *deltaClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatalf("opening delta ADS stream: %v", err)
+	}
+	c := &deltaClient{
+		t: t, stream: stream, out: make(chan *discoveryv3.DeltaDiscoveryResponse, 64),
+		state: map[string]map[string]*anypb.Any{}, subs: map[string][]string{}, nack: map[string]string{},
+	}
+	c.send(&discoveryv3.DeltaDiscoveryRequest{
+		Node: &corev3.Node{Id: nodeID}, TypeUrl: resourcev3.ClusterType, ResourceNamesSubscribe: []string{"*"},
+	})
+	c.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.ListenerType, ResourceNamesSubscribe: []string{"*"}})
+	go c.recvLoop()
+	return c
+}
+
+func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if err := c.stream.Send(req); err != nil && !errors.Is(err, io.EOF) && c.stream.Context().Err() == nil {
+		c.t.Errorf("delta send %s: %v", req.GetTypeUrl(), err)
+	}
+}
+
+func (c *deltaClient) nackNext(typeURL, msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nack[typeURL] = msg
+}
+
+func (c *deltaClient) recvLoop() {
+	defer close(c.out)
+	for {
+		resp, err := c.stream.Recv()
+		if err != nil {
+			return
+		}
+		c.answer(resp)
+		c.out <- resp
+	}
+}
+
+func (c *deltaClient) answer(resp *discoveryv3.DeltaDiscoveryResponse) {
+	typ := resp.GetTypeUrl()
+	req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce()}
+	c.mu.Lock()
+	if msg, ok := c.nack[typ]; ok {
+		delete(c.nack, typ)
+		req.ErrorDetail = &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: msg}
+	} else {
+		c.apply(resp)
+	}
+	all := c.resources(typ)
+	c.mu.Unlock()
+	c.send(req)
+
+	switch typ {
+	case resourcev3.ClusterType:
+		c.follow(resourcev3.EndpointType, edsNames(c.t, all))
+	case resourcev3.ListenerType:
+		c.follow(resourcev3.RouteType, rdsNames(c.t, all))
+	}
+}
+
+// apply merges an accepted response into the client's state; c.mu held.
+func (c *deltaClient) apply(resp *discoveryv3.DeltaDiscoveryResponse) {
+	m := c.state[resp.GetTypeUrl()]
+	if m == nil {
+		m = map[string]*anypb.Any{}
+		c.state[resp.GetTypeUrl()] = m
+	}
+	for _, r := range resp.GetResources() {
+		m[r.GetName()] = r.GetResource()
+	}
+	for _, name := range resp.GetRemovedResources() {
+		delete(m, name)
+	}
+}
+
+// resources lists the client's resources of a type sorted by name; c.mu held.
+func (c *deltaClient) resources(typeURL string) []*anypb.Any {
+	m := c.state[typeURL]
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]*anypb.Any, 0, len(names))
+	for _, n := range names {
+		out = append(out, m[n])
+	}
+	return out
+}
+
+// follow subscribes to names not yet subscribed and drops the rest.
+func (c *deltaClient) follow(typeURL string, names []string) {
+	c.mu.Lock()
+	old := c.subs[typeURL]
+	c.subs[typeURL] = names
+	c.mu.Unlock()
+	req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeURL}
+	for _, n := range names {
+		if !slices.Contains(old, n) {
+			req.ResourceNamesSubscribe = append(req.ResourceNamesSubscribe, n)
+		}
+	}
+	for _, n := range old {
+		if !slices.Contains(names, n) {
+			req.ResourceNamesUnsubscribe = append(req.ResourceNamesUnsubscribe, n)
+		}
+	}
+	if len(req.ResourceNamesSubscribe)+len(req.ResourceNamesUnsubscribe) > 0 {
+		c.send(req)
+	}
+}
+
+// snapshot returns a copy of the client's resources of one type.
+func (c *deltaClient) snapshot(typeURL string) map[string]*anypb.Any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]*anypb.Any{}
+	for k, v := range c.state[typeURL] {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *deltaClient) next() *discoveryv3.DeltaDiscoveryResponse {
+	c.t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	select {
+	case resp, ok := <-c.out:
+		if !ok {
+			c.t.Fatal("delta stream ended")
+		}
+		return resp
+	case <-timer.C:
+		c.t.Fatal("timed out waiting for a delta response")
+	}
+	return nil
+}
+
+// await reads responses until each type in want arrived with its version.
+func (c *deltaClient) await(want map[string]string) {
+	c.t.Helper()
+	got := map[string]bool{}
+	for len(got) < len(want) {
+		resp := c.next()
+		if v, ok := want[resp.GetTypeUrl()]; ok && v == resp.GetSystemVersionInfo() {
+			got[resp.GetTypeUrl()] = true
+		}
+	}
+}
+
+// edsNames lists the ClusterLoadAssignments EDS clusters need, as Envoy
+// would request them.
+func edsNames(t *testing.T, resources []*anypb.Any) []string {
+	var names []string
+	for _, a := range resources {
+		var c clusterv3.Cluster
+		if err := a.UnmarshalTo(&c); err != nil {
+			t.Errorf("decoding cluster: %v", err)
+			continue
+		}
+		if c.GetType() != clusterv3.Cluster_EDS {
+			continue
+		}
+		name := c.GetEdsClusterConfig().GetServiceName()
+		if name == "" {
+			name = c.GetName()
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// rdsNames lists the RouteConfigurations listeners' HCMs use over RDS.
+func rdsNames(t *testing.T, resources []*anypb.Any) []string {
+	var names []string
+	for _, a := range resources {
+		var l listenerv3.Listener
+		if err := a.UnmarshalTo(&l); err != nil {
+			t.Errorf("decoding listener: %v", err)
+			continue
+		}
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				var hcm hcmv3.HttpConnectionManager
+				if f.GetTypedConfig().UnmarshalTo(&hcm) == nil && hcm.GetRds() != nil {
+					names = append(names, hcm.GetRds().GetRouteConfigName())
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}

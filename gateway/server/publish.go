@@ -1,0 +1,298 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Resources is one complete configuration for every Envoy.
+type Resources struct {
+	Listeners, Routes, Clusters, Endpoints, Secrets []types.Resource
+}
+
+// published describes the snapshot currently in the cache.
+type published struct {
+	version      string
+	typeVersions map[string]string
+}
+
+// typeSlot is one resource type of a Resources value.
+type typeSlot struct {
+	typeURL string
+	items   []types.Resource
+}
+
+// slots lists the types in type-URL order, which fixes the order they are
+// hashed in.
+func (r Resources) slots() []typeSlot {
+	return []typeSlot{
+		{resourcev3.ClusterType, r.Clusters},
+		{resourcev3.EndpointType, r.Endpoints},
+		{resourcev3.ListenerType, r.Listeners},
+		{resourcev3.RouteType, r.Routes},
+		{resourcev3.SecretType, r.Secrets},
+	}
+}
+
+// preparedType is a validated, canonical, hashed resource type.
+type preparedType struct {
+	typeURL string
+	items   []types.Resource // canonical copies, sorted by name
+	digest  string           // full SHA-256 hex over names and bytes
+	size    int              // estimated size of a SotW response carrying all items
+}
+
+// Publish validates r and, if it differs from what is being served, makes it
+// the configuration of every connected and future Envoy. The returned version
+// is a hash of the content: publishing equal content is a no-op returning the
+// current version.
+//
+// Each resource type carries its own content-hash version, so a change to
+// endpoints only pushes EDS and not, say, a 20k-route RouteConfiguration.
+//
+// On any error nothing changes: connected clients keep the previous snapshot.
+// Publish copies the resources; callers may reuse them afterwards.
+func (s *Server) Publish(ctx context.Context, r Resources) (string, error) {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	start := time.Now()
+
+	version, err := s.publish(ctx, r)
+	if err != nil {
+		s.metrics.publishFailed()
+		return "", err
+	}
+	s.metrics.publishDuration.Observe(time.Since(start).Seconds())
+	return version, nil
+}
+
+func (s *Server) publish(ctx context.Context, r Resources) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	prepared, err := s.prepare(r)
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	next := describe(prepared)
+	if prev := s.current.Load(); prev != nil && prev.version == next.version {
+		return next.version, nil
+	}
+	snap, err := buildSnapshot(prepared, next)
+	if err != nil {
+		return "", fmt.Errorf("publish %s: %w", next.version, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("publish %s: %w", next.version, err)
+	}
+	// Once SetSnapshot starts it must finish notifying every watch, or some
+	// streams would be left on the old version; hence no cancellation.
+	err = s.cache.SetSnapshot(context.WithoutCancel(ctx), sharedNodeKey, snap)
+	// SetSnapshot installs the snapshot before notifying watches, so even on
+	// error it is what new requests get; Version must say so.
+	prev := s.current.Swap(&next)
+	s.recordPublish(prev, &next, prepared)
+	if err != nil {
+		return "", fmt.Errorf("publish %s: installed, but notifying clients failed: %w", next.version, err)
+	}
+	return next.version, nil
+}
+
+// prepare validates and canonicalises every type, and checks each fits in
+// one gRPC message: SotW sends all resources of a type in one response, and
+// one that exceeds the send limit would break every stream it is sent on.
+func (s *Server) prepare(r Resources) ([]preparedType, error) {
+	slots := r.slots()
+	out := make([]preparedType, 0, len(slots))
+	for _, slot := range slots {
+		p, err := prepareType(slot)
+		if err != nil {
+			return nil, err
+		}
+		if p.size > s.opts.MaxSendMsgSize {
+			return nil, fmt.Errorf("%s: %d resources need ~%d bytes in one response, over the %d byte send limit",
+				kindOf(p.typeURL), len(p.items), p.size, s.opts.MaxSendMsgSize)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// prepareType canonicalises one type's resources, rejecting duplicates, and
+// hashes them sorted by name so input order never changes the version.
+func prepareType(slot typeSlot) (preparedType, error) {
+	type entry struct {
+		name  string
+		res   types.Resource
+		bytes []byte
+	}
+	entries := make([]entry, 0, len(slot.items))
+	seen := make(map[string]int, len(slot.items))
+	for i, res := range slot.items {
+		name, clone, b, err := prepareResource(slot.typeURL, res)
+		if err != nil {
+			return preparedType{}, fmt.Errorf("%s: %w", resourceLabel(slot.typeURL, i, name), err)
+		}
+		if j, dup := seen[name]; dup {
+			return preparedType{}, fmt.Errorf("%s: duplicate name (also at index %d)", resourceLabel(slot.typeURL, i, name), j)
+		}
+		seen[name] = i
+		entries = append(entries, entry{name, clone, b})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+
+	h := newContentHasher()
+	p := preparedType{typeURL: slot.typeURL, items: make([]types.Resource, 0, len(entries)), size: responseOverhead}
+	for _, e := range entries {
+		h.addString(e.name)
+		h.add(e.bytes)
+		p.items = append(p.items, e.res)
+		p.size += len(e.bytes) + len(slot.typeURL) + perResourceOverhead
+	}
+	p.digest = h.sum()
+	return p, nil
+}
+
+// Framing estimates for a DiscoveryResponse: each resource is wrapped in an
+// Any (type URL plus tags and varint lengths), and the response adds version,
+// nonce and type URL. Both are deliberately generous.
+const (
+	perResourceOverhead = 16
+	responseOverhead    = 1024
+)
+
+// prepareResource checks one resource and returns its name, a canonical deep
+// copy owned by the snapshot, and that copy's deterministic encoding.
+func prepareResource(typeURL string, res types.Resource) (string, types.Resource, []byte, error) {
+	if res == nil || !res.ProtoReflect().IsValid() {
+		return "", nil, nil, fmt.Errorf("nil resource")
+	}
+	want := strings.TrimPrefix(typeURL, resourcev3.APITypePrefix)
+	if got := string(res.ProtoReflect().Descriptor().FullName()); got != want {
+		return "", nil, nil, fmt.Errorf("is a %s, want %s", got, want)
+	}
+	name := cachev3.GetResourceName(res)
+	if name == "" {
+		return "", nil, nil, fmt.Errorf("empty name")
+	}
+	if v, ok := res.(validator); ok {
+		if err := v.ValidateAll(); err != nil {
+			return name, nil, nil, err
+		}
+	}
+	clone := proto.Clone(res)
+	if err := canonicalize(clone.ProtoReflect()); err != nil {
+		return name, nil, nil, err
+	}
+	b, err := deterministic.Marshal(clone)
+	if err != nil {
+		return name, nil, nil, fmt.Errorf("marshal: %w", err)
+	}
+	return name, clone, b, nil
+}
+
+// describe derives the versions of a prepared snapshot. The overall version
+// hashes the per-type digests in type order.
+func describe(prepared []preparedType) published {
+	h := newContentHasher()
+	p := published{typeVersions: make(map[string]string, len(prepared))}
+	for _, t := range prepared {
+		h.addString(t.typeURL)
+		h.addString(t.digest)
+		p.typeVersions[t.typeURL] = shortVersion(t.digest)
+	}
+	p.version = shortVersion(h.sum())
+	return p
+}
+
+// buildSnapshot assembles a snapshot with one version per type and checks it
+// is self-consistent: every EDS cluster has its ClusterLoadAssignment and
+// every RDS name a listener uses exists (and nothing unreferenced). Envoy
+// would otherwise wait forever for the missing resource while warming.
+func buildSnapshot(prepared []preparedType, versions published) (*cachev3.Snapshot, error) {
+	snap := &cachev3.Snapshot{}
+	for _, t := range prepared {
+		snap.Resources[cachev3.GetResponseType(t.typeURL)] = cachev3.NewResources(versions.typeVersions[t.typeURL], t.items)
+	}
+	if err := snap.Consistent(); err != nil {
+		return nil, fmt.Errorf("inconsistent snapshot: %w", explainInconsistency(snap, err))
+	}
+	// The cache would otherwise build Delta's per-resource versions lazily
+	// inside SetSnapshot, where a failure would be half-applied.
+	if err := snap.ConstructVersionMap(); err != nil {
+		return nil, fmt.Errorf("delta versions: %w", err)
+	}
+	return snap, nil
+}
+
+func (s *Server) recordPublish(prev, next *published, prepared []preparedType) {
+	counts := make([]any, 0, 2*len(prepared)+4)
+	counts = append(counts, "version", next.version)
+	for _, t := range prepared {
+		s.metrics.resources.WithLabelValues(typeLabel(t.typeURL)).Set(float64(len(t.items)))
+		counts = append(counts, kindOf(t.typeURL), len(t.items))
+	}
+	prevVersion := ""
+	if prev != nil {
+		prevVersion = prev.version
+	}
+	s.metrics.setVersion(prevVersion, next.version)
+	s.setHealth(healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("published xDS snapshot", append(counts, "previous", prevVersion)...)
+}
+
+// resourceLabel names a resource in errors: by name when it has one, else by
+// its position in the input.
+func resourceLabel(typeURL string, index int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("%s #%d", kindOf(typeURL), index)
+	}
+	return fmt.Sprintf("%s %q", kindOf(typeURL), name)
+}
+
+// kindOf is the short message name of a type URL, e.g. "Cluster".
+func kindOf(typeURL string) string {
+	return typeURL[strings.LastIndexByte(typeURL, '.')+1:]
+}
+
+// explainInconsistency names the resources behind a failed Consistent(),
+// whose own message is terse ("mismatched lengths", "x not listed").
+func explainInconsistency(snap *cachev3.Snapshot, err error) error {
+	refs := cachev3.GetAllResourceReferences(snap.Resources)
+	var problems []string
+	for _, typ := range []string{resourcev3.EndpointType, resourcev3.RouteType} {
+		have := snap.GetResources(typ)
+		for _, name := range slices.Sorted(maps.Keys(refs[typ])) {
+			if _, ok := have[name]; !ok {
+				problems = append(problems, fmt.Sprintf("%s %q is referenced but missing", kindOf(typ), name))
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(have)) {
+			if !refs[typ][name] {
+				problems = append(problems, fmt.Sprintf("%s %q is not referenced by any %s", kindOf(typ), name, referrer(typ)))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return err
+	}
+	return errors.New(strings.Join(problems, "; "))
+}
+
+func referrer(typeURL string) string {
+	if typeURL == resourcev3.EndpointType {
+		return "EDS cluster"
+	}
+	return "listener"
+}
