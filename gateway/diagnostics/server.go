@@ -84,3 +84,6 @@ func securityHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// State returns the state shown.
+func (s *Server) State() *State { return s.state.Load() }
