@@ -1,0 +1,94 @@
+package build
+
+import (
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+// world returns n Services, each annotated with two Mappings (GET and POST, as Kubeflow's model
+// servers were), like a cluster with n model servers.
+func world(n int) source.Objects {
+	var objs source.Objects
+	for i := range n {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("model-%d", i), Namespace: fmt.Sprintf("team-%d", i%50),
+			UID: types.UID(fmt.Sprint("uid-", i)), Annotations: map[string]string{mapping.AnnotationAmbassador: annotation(i, "")}},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8500}}}}
+		objs.Services = append(objs.Services, svc)
+		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+	}
+	return objs
+}
+
+func annotation(i int, extra string) string {
+	return fmt.Sprintf(`---
+apiVersion: ambassador/v0
+kind: Mapping
+name: predict-%[1]d
+prefix: /models/model-%[1]d/
+rewrite: /v1/models/model-%[1]d:predict
+method: POST
+service: model-%[1]d:8500
+%[2]s---
+apiVersion: ambassador/v0
+kind: Mapping
+name: status-%[1]d
+prefix: /models/model-%[1]d/
+rewrite: /v1/models/model-%[1]d
+method: GET
+service: model-%[1]d:8500
+timeout_ms: 10000
+`, i, extra)
+}
+
+// BenchmarkFullTranslation: a cold build (decode, resolve, translate, validate) of n Services with two
+// Mappings each. Reports µs per Mapping and the RouteConfiguration size.
+func BenchmarkFullTranslation(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			objs := world(n)
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := NewBuilder(Options{}).Build(objs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = proto.Size(res.Resources.Routes[0])
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(2*n), "µs/mapping")
+			b.ReportMetric(float64(size), "routeconfig-bytes")
+		})
+	}
+}
+
+// BenchmarkOneServiceChange: at n Services, one Service's annotation changes and the warm Builder
+// rebuilds (only that annotation is decoded again).
+func BenchmarkOneServiceChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			objs := world(n)
+			bl := NewBuilder(Options{})
+			if _, err := bl.Build(objs); err != nil {
+				b.Fatal(err)
+			}
+			idx := n / 2
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				objs.Texts[idx].Body = annotation(idx, fmt.Sprintf("timeout_ms: %d\n", 1000+i%2))
+				if _, err := bl.Build(objs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
