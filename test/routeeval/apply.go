@@ -17,7 +17,7 @@ func (d Decision) Apply(req Request) Request {
 		return req
 	}
 	out := req
-	out.Headers = maps.Clone(req.Headers)
+	out.Headers = maps.Clone(lowerKeys(req.Headers))
 	if out.Headers == nil {
 		out.Headers = map[string]string{}
 	}
@@ -57,6 +57,7 @@ func appendForwardedHost(h map[string]string, host string) {
 // HeaderMap returns all request headers, pseudo-headers (:authority, :path, :method, :scheme)
 // included, plus x-forwarded-proto (the scheme, unless Headers sets it).
 func (r Request) HeaderMap() map[string]string {
+	r.Headers = lowerKeys(r.Headers)
 	v := view{req: r}
 	h := maps.Clone(r.Headers)
 	if h == nil {

@@ -387,3 +387,18 @@ func checkHeaderMatches(t *testing.T, key string, want any, headers map[string]s
 	}
 	return ""
 }
+
+// TestConformanceHarnessDetectsMismatch guards the harness itself: a wrong golden must fail.
+func TestConformanceHarnessDetectsMismatch(t *testing.T) {
+	r := compileYAML(t, oneRoute(`{match: {prefix: /}, route: {cluster: real, host_rewrite_literal: up}}`))
+	var c goldenCase
+	c.Input.Authority, c.Input.Path, c.Input.Method = "h", "/", "GET"
+	c.Validate = map[string]any{
+		"cluster_name": "wrong", "host_rewrite": "up", "virtual_cluster_name": "ignored",
+		"request_header_matches": []any{map[string]any{"name": ":authority", "string_match": map[string]any{"exact": "h"}}},
+	}
+	checked, failures := checkCase(t, r, c)
+	if checked != 3 || len(failures) != 2 {
+		t.Errorf("checked %d, failures %q; want 3 checked, 2 failures (cluster_name, :authority)", checked, failures)
+	}
+}

@@ -24,11 +24,12 @@ func compileRegex(m *matcherv3.RegexMatcher, path string) (*fullRegex, error) {
 }
 
 func compilePattern(pattern, path string) (*fullRegex, error) {
-	whole, err := regexp.Compile(`\A(?:` + pattern + `)\z`)
+	anyMatch, err := regexp.Compile(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("routeeval: %s: invalid regex %q: %w", path, pattern, err)
 	}
-	return &fullRegex{whole: whole, any: regexp.MustCompile(pattern)}, nil
+	// A valid pattern stays valid inside a group, so this cannot fail.
+	return &fullRegex{whole: regexp.MustCompile(`\A(?:` + pattern + `)\z`), any: anyMatch}, nil
 }
 
 func (r *fullRegex) match(s string) bool { return r.whole.MatchString(s) }

@@ -266,3 +266,36 @@ virtual_hosts:
 		t.Errorf("auto_host_rewrite: got AutoHostRewrite=%v Host=%q", d.AutoHostRewrite, d.Host)
 	}
 }
+
+func TestApplyLeavesNonForwardedRequests(t *testing.T) {
+	r := compileYAML(t, redirectConfig)
+	q := withHeaders("/https", "x-a", "1")
+	d := r.Route(q)
+	if got := d.Apply(q); got.Path != q.Path || got.Authority != q.Authority || got.Headers["x-a"] != "1" {
+		t.Errorf("Apply on a redirect changed the request: %+v", got)
+	}
+}
+
+func TestRouteConcurrent(t *testing.T) {
+	r := compileYAML(t, pathConfig)
+	done := make(chan string)
+	for i := 0; i < 8; i++ {
+		go func() { done <- r.Route(req("h", "/users/1")).Cluster }()
+	}
+	for i := 0; i < 8; i++ {
+		if got := <-done; got != "regex" {
+			t.Errorf("cluster %q", got)
+		}
+	}
+}
+
+func TestHeaderNamesAreLowerCased(t *testing.T) {
+	r := headerRoutes(t, map[string]string{"env": `{name: x-env, string_match: {exact: prod}}`})
+	q := withHeaders("/env", "X-Env", "prod", "X-Forwarded-Proto", "https")
+	if got := r.Route(q).Cluster; got != "env" {
+		t.Errorf("cluster %q, want env", got)
+	}
+	if h := q.HeaderMap(); h["x-env"] != "prod" || h["x-forwarded-proto"] != "https" || h[":scheme"] != "http" {
+		t.Errorf("HeaderMap %v", h)
+	}
+}

@@ -19,7 +19,8 @@ const (
 
 // stringMatcher mirrors Matchers::StringMatcherImpl (matchers.cc): exact, prefix, suffix and
 // contains compare bytes, ignoring ASCII case when ignore_case is set (absl::EqualsIgnoreCase,
-// StartsWithIgnoreCase, ...); safe_regex is an RE2 full match and ignores ignore_case.
+// StartsWithIgnoreCase, ...); safe_regex is an RE2 full match, and combining it with ignore_case is
+// a configuration error ("ignore_case has no effect for safe_regex.").
 type stringMatcher struct {
 	kind       stringKind
 	value      string
@@ -39,6 +40,9 @@ func compileStringMatcher(m *matcherv3.StringMatcher, path string) (stringMatche
 	case *matcherv3.StringMatcher_Contains:
 		sm.kind, sm.value = strContains, p.Contains
 	case *matcherv3.StringMatcher_SafeRegex:
+		if sm.ignoreCase {
+			return sm, fmt.Errorf("routeeval: %s: ignore_case has no effect for safe_regex", path)
+		}
 		re, err := compileRegex(p.SafeRegex, path+".safe_regex")
 		if err != nil {
 			return sm, err

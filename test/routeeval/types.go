@@ -15,7 +15,7 @@ type Request struct {
 	Method    string            // :method
 	Path      string            // :path, may include ?query
 	Scheme    string            // :scheme and, unless Headers has one, x-forwarded-proto; "http" if empty
-	Headers   map[string]string // other request headers, lower-case keys; repeated values joined with ","
+	Headers   map[string]string // other request headers (names are lower-cased); repeated values joined with ","
 	Random    uint64            // used for weighted_clusters choice (random % total weight) and runtime_fraction
 	// RemoteAddress is the downstream remote address ("ip:port"); it feeds the
 	// %DOWNSTREAM_REMOTE_ADDRESS% and %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% header formatters.
