@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	code := 0
+	if err := cmd.Execute(); err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("kfgate %v: %v", args, err)
+		}
+		code = ee.code
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestRenderExamples(t *testing.T) {
+	out, stderr, code := run(t, "render", "-f", "../../examples")
+	if code != 0 || stderr != "" {
+		t.Fatalf("render examples: exit %d, stderr %q", code, stderr)
+	}
+	var doc map[string][]map[string]any
+	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"listeners", "routes", "clusters", "endpoints"} {
+		if len(doc[key]) == 0 {
+			t.Errorf("render output lacks %s", key)
+		}
+	}
+	if len(doc) != 4 {
+		t.Errorf("render must print exactly four keys, got %d", len(doc))
+	}
+	if !strings.Contains(out, "prefixRewrite") {
+		t.Error("resources must be in protojson form (lowerCamelCase)")
+	}
+}
+
+func TestRenderAndLintExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: ambassador/v0\nkind: Mapping\nname: x\nprefix: nope\nservice: app\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "render", "-f", bad); code != 1 || !strings.Contains(stderr, bad+":4") {
+		t.Errorf("render of a rejected document: exit %d, stderr %q", code, stderr)
+	}
+	out, _, code := run(t, "lint", "-f", bad)
+	if code != 1 || !strings.Contains(out, `bad.yaml:4: Mapping "x": prefix: error: must start with "/"`) {
+		t.Errorf("lint: exit %d, output %q", code, out)
+	}
+	if _, _, code := run(t, "lint", "-f", "../../examples"); code != 0 {
+		t.Errorf("lint examples: exit %d", code)
+	}
+}
+
+func TestBootstrap(t *testing.T) {
+	out, _, code := run(t, "bootstrap", "--xds-address", "kfgate.kubeflow:18000", "--node-id", "envoy-1")
+	if code != 0 || !strings.Contains(out, "envoy-1") || !strings.Contains(out, "portValue: 18000") || !strings.Contains(out, "STRICT_DNS") {
+		t.Errorf("bootstrap: exit %d\n%s", code, out)
+	}
+	if _, _, err := runErr(t, "bootstrap", "--xds-address", "nope"); err == nil {
+		t.Error("a bad --xds-address must fail")
+	}
+}
+
+func TestServeConfigValidation(t *testing.T) {
+	if _, _, err := runErr(t, "serve"); err == nil || !strings.Contains(err.Error(), "--source is required") {
+		t.Errorf("serve without a source: %v", err)
+	}
+	if _, _, err := runErr(t, "serve", "--source", "file:/does/not/exist"); err == nil || !strings.Contains(err.Error(), "not a readable directory") {
+		t.Errorf("serve with a missing dir: %v", err)
+	}
+	cfg := filepath.Join(t.TempDir(), "kfgate.yaml")
+	if err := os.WriteFile(cfg, []byte("source: file:../../examples\nxds-adress: :1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runErr(t, "serve", "--config", cfg); err == nil || !strings.Contains(err.Error(), "xds-adress") {
+		t.Errorf("unknown config keys must be rejected: %v", err)
+	}
+}
+
+func runErr(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
