@@ -7,7 +7,9 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/kfgate/kfgate/gateway/ir"
 	"github.com/kfgate/kfgate/gateway/mapping"
@@ -28,8 +30,15 @@ type Result struct {
 	Config      *ir.Config
 	Resources   *xds.Resources
 	Diagnostics []mapping.Diagnostic
-	Report      *Report
+	Summary     Summary
+
+	objs   source.Objects
+	report func() *Report
 }
+
+// Report says what every source object became; computed on first use (only the diagnostics page
+// and config.json need it) and then kept.
+func (r *Result) Report() *Report { return r.report() }
 
 type decoded struct {
 	docs  []mapping.Document
@@ -60,15 +69,11 @@ func NewBuilder(opts Options) *Builder {
 // caller keeps serving its last good resources.
 func (b *Builder) Build(objs source.Objects) (*Result, error) {
 	res := &Result{Diagnostics: append([]mapping.Diagnostic(nil), objs.Diagnostics...)}
-	next := make(map[[32]byte]decoded, len(objs.Texts))
+	keys, next := b.decodeAll(objs.Texts)
 	good := make(map[string]goodText, len(objs.Texts))
-	for _, t := range objs.Texts {
-		key := cacheKey(t)
-		d, ok := b.cache[key]
-		if !ok {
-			d.docs, d.diags = mapping.Decode(t.Source, t.Body, mapping.Options{ID: b.opts.ID})
-		}
-		next[key] = d
+	for i, t := range objs.Texts {
+		key := keys[i]
+		d := next[key]
 		docs, id := d.docs, identity(t.Source)
 		if !mapping.HasErrors(d.diags) {
 			good[id] = goodText{key: key, docs: d.docs}
@@ -98,8 +103,43 @@ func (b *Builder) Build(objs source.Objects) (*Result, error) {
 	}
 	res.Resources = resources
 	sortDiagnostics(res.Diagnostics)
-	res.Report = newReport(objs, res)
+	res.objs = objs
+	res.report = sync.OnceValue(func() *Report { return newReport(res.objs, res) })
+	res.Summary = summarize(objs, res)
 	return res, nil
+}
+
+// decodeAll decodes the texts not in the cache, in parallel (decoding is pure and the bulk of a cold
+// build), and returns every text's cache key and the next cache.
+func (b *Builder) decodeAll(texts []source.Text) ([][32]byte, map[[32]byte]decoded) {
+	keys := make([][32]byte, len(texts))
+	next := make(map[[32]byte]decoded, len(texts))
+	var todo []int
+	for i, t := range texts {
+		keys[i] = cacheKey(t)
+		if d, ok := b.cache[keys[i]]; ok {
+			next[keys[i]] = d
+		} else if _, queued := next[keys[i]]; !queued {
+			next[keys[i]] = decoded{}
+			todo = append(todo, i)
+		}
+	}
+	results := make([]decoded, len(todo))
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for j := w; j < len(todo); j += workers {
+				t := texts[todo[j]]
+				results[j].docs, results[j].diags = mapping.Decode(t.Source, t.Body, mapping.Options{ID: b.opts.ID})
+			}
+		})
+	}
+	wg.Wait()
+	for j, i := range todo {
+		next[keys[i]] = results[j]
+	}
+	return keys, next
 }
 
 // cacheKey covers everything decoding depends on: the source (its identity and position feed the

@@ -51,7 +51,7 @@ type RouteReport struct {
 }
 
 func newReport(objs source.Objects, res *Result) *Report {
-	rep := &Report{}
+	rep := &Report{Summary: res.Summary}
 	byObject := map[string]*ObjectReport{}
 	get := func(s mapping.Source) *ObjectReport {
 		name := s.Object()
@@ -69,33 +69,50 @@ func newReport(objs source.Objects, res *Result) *Report {
 	for _, d := range res.Documents {
 		key := d.Kind + "/" + d.Namespace + "/" + d.Name
 		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, Routes: routes[key]})
-		if d.Kind == mapping.KindMapping {
-			rep.Summary.Mappings++
-		}
 	}
 	for _, d := range res.Diagnostics {
 		o := get(d.Source)
 		o.Diagnostics = append(o.Diagnostics, d)
-		switch d.Severity {
-		case mapping.SeverityError:
-			rep.Summary.Errors++
-		case mapping.SeverityWarning:
-			rep.Summary.Warnings++
-		default:
-			rep.Summary.Infos++
-		}
 	}
 	for _, o := range byObject {
 		rep.Objects = append(rep.Objects, o)
 	}
 	sort.Slice(rep.Objects, func(i, j int) bool { return rep.Objects[i].Object < rep.Objects[j].Object })
-	rep.Summary.Objects = len(rep.Objects)
-	rep.Summary.Clusters = len(res.Config.Clusters)
-	for _, vh := range res.Config.VirtualHosts {
-		rep.Summary.Routes += len(vh.Routes)
-	}
 	return rep
 }
+
+// summarize counts what a build holds, cheaply enough to run on every build (for metrics).
+func summarize(objs source.Objects, res *Result) Summary {
+	var s Summary
+	objects := make(map[objectKey]bool, len(objs.Texts))
+	for _, t := range objs.Texts {
+		objects[objectKey{t.Source.Kind, t.Source.Namespace, t.Source.Name, t.Source.File}] = true
+	}
+	for _, d := range res.Diagnostics {
+		objects[objectKey{d.Source.Kind, d.Source.Namespace, d.Source.Name, d.Source.File}] = true
+		switch d.Severity {
+		case mapping.SeverityError:
+			s.Errors++
+		case mapping.SeverityWarning:
+			s.Warnings++
+		default:
+			s.Infos++
+		}
+	}
+	s.Objects = len(objects)
+	for _, d := range res.Documents {
+		if d.Kind == mapping.KindMapping {
+			s.Mappings++
+		}
+	}
+	s.Clusters = len(res.Config.Clusters)
+	for _, vh := range res.Config.VirtualHosts {
+		s.Routes += len(vh.Routes)
+	}
+	return s
+}
+
+type objectKey struct{ kind, namespace, name, file string }
 
 func routesByDocument(cfg *ir.Config) map[string][]RouteReport {
 	out := map[string][]RouteReport{}

@@ -46,25 +46,21 @@ func (r *Runner) Apply(ctx context.Context, objs source.Objects) error {
 		_, err = r.xds.Publish(ctx, toServer(res.Resources))
 	}
 	r.m.rebuild.Observe(time.Since(start).Seconds())
-	st := &diagnostics.State{Version: r.xds.Version(), Updated: start}
+	report := func() *build.Report { return &build.Report{} }
+	if res != nil {
+		report = res.Report
+	}
 	if err != nil {
 		r.m.builds.WithLabelValues("failed").Inc()
 		r.log.Error(err, "configuration not published; the previous snapshot keeps serving")
-		st.LastError = err.Error()
-		if res != nil {
-			st.Report = res.Report
-		} else {
-			st.Report = &build.Report{}
-		}
-		r.diag.Update(st)
+		r.diag.Update(diagnostics.NewState(r.xds.Version(), start, err.Error(), report))
 		return err
 	}
 	r.m.builds.WithLabelValues("published").Inc()
-	r.m.record(res)
-	st.Report = res.Report
-	r.diag.Update(st)
-	r.log.V(1).Info("configuration built", "version", st.Version, "objects", res.Report.Summary.Objects,
-		"mappings", res.Report.Summary.Mappings, "errors", res.Report.Summary.Errors, "took", time.Since(start))
+	r.m.record(res.Summary)
+	r.diag.Update(diagnostics.NewState(r.xds.Version(), start, "", report))
+	r.log.V(1).Info("configuration built", "version", r.xds.Version(), "objects", res.Summary.Objects,
+		"mappings", res.Summary.Mappings, "errors", res.Summary.Errors, "took", time.Since(start))
 	return nil
 }
 
@@ -113,8 +109,7 @@ func newMetrics(reg prometheus.Registerer, log logr.Logger) *metrics {
 	return m
 }
 
-func (m *metrics) record(res *build.Result) {
-	s := res.Report.Summary
+func (m *metrics) record(s build.Summary) {
 	m.objects.Set(float64(s.Objects))
 	m.mappings.Set(float64(s.Mappings))
 	m.diagnostics.WithLabelValues(string(mapping.SeverityError)).Set(float64(s.Errors))

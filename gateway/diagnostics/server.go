@@ -6,6 +6,7 @@ package diagnostics
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,24 @@ type State struct {
 	Updated   time.Time     `json:"updated"`   // when the last build ran
 	LastError string        `json:"lastError"` // why the last build was not published, if it was not
 	Report    *build.Report `json:"report"`
+
+	// lazy computes Report on first use: building it is O(objects) and only people look at it.
+	lazy func() *build.Report
+}
+
+// NewState returns a state whose report is computed on first use.
+func NewState(version string, updated time.Time, lastError string, report func() *build.Report) *State {
+	return &State{Version: version, Updated: updated, LastError: lastError, lazy: sync.OnceValue(report)}
+}
+
+// resolved returns a copy with the report computed.
+func (st *State) resolved() *State {
+	if st.Report != nil || st.lazy == nil {
+		return st
+	}
+	cp := *st
+	cp.Report = st.lazy()
+	return &cp
 }
 
 // Server is the diagnostics HTTP handler; Update swaps its state atomically.
@@ -61,12 +80,12 @@ func (s *Server) configJSON(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(s.state.Load()) // the client went away: nothing to do
+	_ = enc.Encode(s.State()) // the client went away: nothing to do
 }
 
 func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = pageTemplate.Execute(w, s.state.Load()) // the client went away: nothing to do
+	_ = pageTemplate.Execute(w, s.State()) // the client went away: nothing to do
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {
@@ -86,4 +105,4 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 // State returns the state shown.
-func (s *Server) State() *State { return s.state.Load() }
+func (s *Server) State() *State { return s.state.Load().resolved() }

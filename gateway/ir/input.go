@@ -44,20 +44,34 @@ type ServicePort struct {
 func Key(namespace, name string) string { return namespace + "/" + name }
 
 // sortDocuments orders documents oldest source first, then by namespace/name, file, key and position:
-// the deterministic order in which duplicates and collisions are resolved.
-func sortDocuments(docs []mapping.Document) []mapping.Document {
-	out := slices.Clone(docs)
-	slices.SortStableFunc(out, func(a, b mapping.Document) int {
-		return cmp.Or(
-			a.Source.Created.Compare(b.Source.Created),
-			cmp.Compare(a.Source.Namespace, b.Source.Namespace),
-			cmp.Compare(a.Source.Name, b.Source.Name),
-			cmp.Compare(a.Source.File, b.Source.File),
-			cmp.Compare(keyRank(a.Source.Key), keyRank(b.Source.Key)),
-			cmp.Compare(a.Index, b.Index),
-		)
-	})
+// the deterministic order in which duplicates and collisions are resolved. It sorts pointers, so the
+// large Document values are not moved around.
+func sortDocuments(docs []mapping.Document) []*mapping.Document {
+	out := make([]*mapping.Document, len(docs))
+	for i := range docs {
+		out[i] = &docs[i]
+	}
+	slices.SortStableFunc(out, compareAge)
 	return out
+}
+
+func compareAge(a, b *mapping.Document) int {
+	if c := a.Source.Created.Compare(b.Source.Created); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Source.Namespace, b.Source.Namespace); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Source.Name, b.Source.Name); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Source.File, b.Source.File); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(keyRank(a.Source.Key), keyRank(b.Source.Key)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Index, b.Index)
 }
 
 func keyRank(k string) int {

@@ -49,15 +49,14 @@ func (r *resolver) report(doc mapping.Document, sev mapping.Severity, reason, fi
 
 // pickSingletons keeps the oldest Module and AuthService, rejects duplicate Mapping names within a
 // namespace (oldest wins) and returns the surviving Mappings in age order.
-func (r *resolver) pickSingletons(docs []mapping.Document) []mapping.Document {
-	var mappings []mapping.Document
-	seen := map[string]mapping.Document{}
+func (r *resolver) pickSingletons(docs []*mapping.Document) []*mapping.Document {
+	var mappings []*mapping.Document
+	seen := make(map[string]*mapping.Document, len(docs))
 	var module, auth *mapping.Document
-	for i := range docs {
-		d := docs[i]
+	for _, d := range docs {
 		key := d.Kind + "/" + d.Namespace + "/" + d.Name
 		if first, dup := seen[key]; dup {
-			r.report(d, mapping.SeverityError, mapping.ReasonDuplicate, "name",
+			r.report(*d, mapping.SeverityError, mapping.ReasonDuplicate, "name",
 				"another %s named %q in namespace %q already exists in %s (the older one wins); rename this one",
 				d.Kind, d.Name, d.Namespace, first.Source.Object())
 			continue
@@ -67,9 +66,9 @@ func (r *resolver) pickSingletons(docs []mapping.Document) []mapping.Document {
 		case mapping.KindMapping:
 			mappings = append(mappings, d)
 		case mapping.KindModule:
-			module = r.single(module, &docs[i])
+			module = r.single(module, d)
 		case mapping.KindAuthService:
-			auth = r.single(auth, &docs[i])
+			auth = r.single(auth, d)
 		}
 	}
 	r.module = &mapping.Module{RegexMaxSize: mapping.DefaultRegexMaxSize}

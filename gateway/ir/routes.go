@@ -5,6 +5,8 @@ import (
 	"regexp/syntax"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kfgate/kfgate/gateway/mapping"
@@ -30,10 +32,11 @@ type entry struct {
 	ord, sub   int
 }
 
-func (r *resolver) routes(docs []mapping.Document) []entry {
-	groups := map[string][]*candidate{}
+func (r *resolver) routes(docs []*mapping.Document) []entry {
+	groups := make(map[string][]*candidate, len(docs))
 	var order []string
-	for i, d := range docs {
+	for i, dp := range docs {
+		d := *dp
 		if !r.checkRegexSizes(d) {
 			continue
 		}
@@ -55,7 +58,15 @@ func (r *resolver) routes(docs []mapping.Document) []entry {
 			entries = append(entries, newEntry(g[0], rt, sub))
 		}
 	}
-	sort.SliceStable(entries, func(i, j int) bool { return entryLess(entries[i], entries[j]) })
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		if entryLess(a, b) {
+			return -1
+		}
+		if entryLess(b, a) {
+			return 1
+		}
+		return 0
+	})
 	return entries
 }
 
@@ -98,8 +109,22 @@ func entryLess(a, b entry) bool {
 
 // groupKey identifies Mappings that match exactly the same requests: a canary group.
 func groupKey(m *mapping.Mapping) string {
-	return fmt.Sprintf("%q|%t|%q|%t|%t|%t|%q|%t|%v|%v|%d", m.Host, m.HostRegex, m.Prefix, m.PrefixExact,
-		m.PrefixRegex, m.CaseSensitive, m.Method, m.MethodRegex, m.Headers, m.Query, m.Precedence)
+	var b strings.Builder
+	for _, s := range []string{m.Host, m.Prefix, m.Method} {
+		b.WriteString(strconv.Quote(s))
+	}
+	for _, f := range []bool{m.HostRegex, m.PrefixExact, m.PrefixRegex, m.CaseSensitive, m.MethodRegex} {
+		b.WriteString(strconv.FormatBool(f))
+	}
+	for _, list := range [][]mapping.KeyMatch{m.Headers, m.Query} {
+		b.WriteByte('[')
+		for _, k := range list {
+			fmt.Fprintf(&b, "%q=%q/%t/%t;", k.Name, k.Value, k.Regex, k.Present)
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString(strconv.Itoa(m.Precedence))
+	return b.String()
 }
 
 // checkRegexSizes rejects regexes whose program exceeds the Module's regex_max_size, as Envoy would.
