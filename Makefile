@@ -17,7 +17,7 @@ build:
 run: build
 	$(BIN) serve --source file:examples/ --xds-address $(XDS_ADDR) --diagnostics-address $(DIAG_ADDR)
 
-test: fmt-check vet unit
+test: fmt-check vet lint unit
 
 unit:
 	$(GO) test -race -count=1 ./...

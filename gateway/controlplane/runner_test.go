@@ -62,7 +62,12 @@ func TestWatchPublishKeepLastGood(t *testing.T) {
 			applied <- struct{}{}
 		})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
 	wait := func() *diagnostics.State {
 		t.Helper()
 		select {

@@ -30,7 +30,7 @@ func WatchDir(ctx context.Context, dir string, d Debounce, log logr.Logger, appl
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", dir, err)
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }() // closing a watcher only releases inotify handles
 	if err := addTree(w, dir); err != nil {
 		return err
 	}
