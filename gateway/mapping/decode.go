@@ -140,9 +140,9 @@ func header(r *reader, top *object) (Document, *object) {
 	var doc Document
 	doc.Line = r.lineBase + top.node.Line
 	// Name the document in every diagnostic, including those about apiVersion and kind.
-	r.base.DocKind = scalarValue(top.values["kind"])
-	r.base.DocName = scalarValue(top.values["name"])
-	if md := top.values["metadata"]; md != nil && md.Kind == yaml.MappingNode {
+	r.base.DocKind = scalarValue(top.value("kind"))
+	r.base.DocName = scalarValue(top.value("name"))
+	if md := top.value("metadata"); md != nil && md.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(md.Content); i += 2 {
 			if md.Content[i].Value == "name" {
 				r.base.DocName = scalarValue(md.Content[i+1])
@@ -154,7 +154,7 @@ func header(r *reader, top *object) (Document, *object) {
 	case !ok:
 		r.errorf(top.node, "apiVersion", "is required (one of %s)", strings.Join(APIVersions, ", "))
 	case !slices.Contains(APIVersions, apiVersion):
-		r.errorf(top.values["apiVersion"], "apiVersion", "unknown apiVersion %q (accepted: %s)", apiVersion, strings.Join(APIVersions, ", "))
+		r.errorf(top.value("apiVersion"), "apiVersion", "unknown apiVersion %q (accepted: %s)", apiVersion, strings.Join(APIVersions, ", "))
 	}
 	kind, ok := top.str("kind")
 	r.base.DocKind, doc.APIVersion, doc.Kind = kind, apiVersion, kind
@@ -162,9 +162,9 @@ func header(r *reader, top *object) (Document, *object) {
 	case !ok:
 		r.errorf(top.node, "kind", "is required (Mapping, Module or AuthService)")
 	case kind == KindTLSContext || kind == KindRateLimitService:
-		r.report(top.values["kind"], SeverityError, ReasonUnsupported, "kind", "%s is not supported yet (planned with TLS and rate limiting); this document is ignored", kind)
+		r.report(top.value("kind"), SeverityError, ReasonUnsupported, "kind", "%s is not supported yet (planned with TLS and rate limiting); this document is ignored", kind)
 	case kind != KindMapping && kind != KindModule && kind != KindAuthService:
-		r.errorf(top.values["kind"], "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)", kind)
+		r.errorf(top.value("kind"), "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)", kind)
 	}
 	fields, meta := top, top
 	if md := top.child("metadata"); md != nil {
@@ -214,7 +214,7 @@ func owned(r *reader, top, fields *object, opts Options) bool {
 	if slices.Contains(ids, opts.id()) || slices.Contains(ids, "_automatic_") {
 		return true
 	}
-	r.report(holder.values["ambassador_id"], SeverityInfo, ReasonIgnored, "ambassador_id",
+	r.report(holder.value("ambassador_id"), SeverityInfo, ReasonIgnored, "ambassador_id",
 		"belongs to ambassador_id %v, not this installation's %q; ignored", ids, opts.id())
 	return false
 }

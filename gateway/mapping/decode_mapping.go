@@ -92,10 +92,10 @@ func decodeMatch(o *object, m *Mapping) {
 	case m.PrefixRegex:
 		checkRegex(o, "prefix", prefix)
 	case !strings.HasPrefix(prefix, "/"):
-		o.r.errorf(o.values["prefix"], "prefix", "must start with \"/\" (or set prefix_regex: true), got %q", prefix)
+		o.r.errorf(o.value("prefix"), "prefix", "must start with \"/\" (or set prefix_regex: true), got %q", prefix)
 	}
 	if m.PrefixExact && m.PrefixRegex {
-		o.r.errorf(o.values["prefix_exact"], "prefix_exact", "cannot be combined with prefix_regex")
+		o.r.errorf(o.value("prefix_exact"), "prefix_exact", "cannot be combined with prefix_regex")
 	}
 	m.Prefix = prefix
 	m.MethodRegex, _ = o.boolean("method_regex")
@@ -103,7 +103,7 @@ func decodeMatch(o *object, m *Mapping) {
 		if m.MethodRegex {
 			checkRegex(o, "method", method)
 		} else if method = strings.ToUpper(method); !methodName.MatchString(method) {
-			o.r.errorf(o.values["method"], "method", "%q is not an HTTP method", method)
+			o.r.errorf(o.value("method"), "method", "%q is not an HTTP method", method)
 		}
 		m.Method = method
 	}
@@ -112,7 +112,7 @@ func decodeMatch(o *object, m *Mapping) {
 		if m.HostRegex {
 			checkRegex(o, "host", host)
 		} else if err := checkHost(host); err != nil {
-			o.r.errorf(o.values["host"], "host", "%v", err)
+			o.r.errorf(o.value("host"), "host", "%v", err)
 		}
 		m.Host = strings.ToLower(host)
 	}
@@ -176,7 +176,7 @@ func decodeAction(o *object, m *Mapping, namespace string) {
 	if raw, ok := o.str("service"); ok {
 		ref, err := ParseService(raw, namespace)
 		if err != nil {
-			o.r.errorf(o.values["service"], "service", "%q: %v", raw, err)
+			o.r.errorf(o.value("service"), "service", "%q: %v", raw, err)
 		}
 		m.Service = ref
 	} else if !o.r.failed {
@@ -189,7 +189,7 @@ func decodeAction(o *object, m *Mapping, namespace string) {
 		if rw == "" {
 			m.Rewrite = nil
 		} else if !strings.HasPrefix(rw, "/") {
-			o.r.errorf(o.values["rewrite"], "rewrite", "must start with \"/\" (or be \"\" for no rewrite), got %q", rw)
+			o.r.errorf(o.value("rewrite"), "rewrite", "must start with \"/\" (or be \"\" for no rewrite), got %q", rw)
 		}
 	}
 	m.RegexRewrite = decodeRegexRewrite(o.child("regex_rewrite"))
@@ -210,7 +210,7 @@ func decodeAction(o *object, m *Mapping, namespace string) {
 	}
 	for i, u := range o.strList("allow_upgrade", false) {
 		if u = strings.ToLower(u); !upgradeRE.MatchString(u) {
-			o.r.errorf(o.values["allow_upgrade"], fmt.Sprintf("allow_upgrade[%d]", i), "%q is not a protocol name", u)
+			o.r.errorf(o.value("allow_upgrade"), fmt.Sprintf("allow_upgrade[%d]", i), "%q is not a protocol name", u)
 		} else if !contains(m.Upgrades, u) {
 			m.Upgrades = append(m.Upgrades, u)
 		}
@@ -276,7 +276,7 @@ func decodeRedirect(o *object, m *Mapping) {
 	if !hostRedirect {
 		for _, k := range []string{"path_redirect", "prefix_redirect", "regex_redirect", "redirect_response_code"} {
 			if o.has(k) {
-				o.r.errorf(o.values[k], k, "requires host_redirect: true")
+				o.r.errorf(o.value(k), k, "requires host_redirect: true")
 			}
 		}
 		return
@@ -286,19 +286,19 @@ func decodeRedirect(o *object, m *Mapping) {
 		case 301, 302, 303, 307, 308:
 			r.Code = int(code)
 		default:
-			o.r.errorf(o.values["redirect_response_code"], "redirect_response_code", "must be one of 301, 302, 303, 307, 308, got %d", code)
+			o.r.errorf(o.value("redirect_response_code"), "redirect_response_code", "must be one of 301, 302, 303, 307, 308, got %d", code)
 		}
 	}
 	for _, p := range []struct{ key, val string }{{"path_redirect", r.Path}, {"prefix_redirect", r.Prefix}} {
 		if p.val != "" && !strings.HasPrefix(p.val, "/") {
-			o.r.errorf(o.values[p.key], p.key, "must start with \"/\", got %q", p.val)
+			o.r.errorf(o.value(p.key), p.key, "must start with \"/\", got %q", p.val)
 		}
 	}
 	m.Redirect = r
 }
 
 func checkRegex(o *object, key, expr string) {
-	checkRegexAt(o.r, o.values[key], o.field(key), expr)
+	checkRegexAt(o.r, o.value(key), o.field(key), expr)
 }
 
 func checkRegexAt(r *reader, n *yaml.Node, field, expr string) {

@@ -32,14 +32,14 @@ func decodeAuthService(o *object, namespace string) *AuthService {
 	if raw, ok := o.str("auth_service"); ok {
 		ref, err := ParseService(raw, namespace)
 		if err != nil {
-			o.r.errorf(o.values["auth_service"], "auth_service", "%q: %v", raw, err)
+			o.r.errorf(o.value("auth_service"), "auth_service", "%q: %v", raw, err)
 		}
 		a.Service = ref
 	} else if !o.r.failed {
 		o.r.errorf(o.node, "auth_service", "is required")
 	}
 	if proto, ok := o.str("proto"); ok && proto != "grpc" {
-		o.r.errorf(o.values["proto"], "proto", "only \"grpc\" is supported (kfgate's authn speaks Envoy's ext_authz gRPC API), got %q", proto)
+		o.r.errorf(o.value("proto"), "proto", "only \"grpc\" is supported (kfgate's authn speaks Envoy's ext_authz gRPC API), got %q", proto)
 	} else if !ok && !o.r.failed {
 		o.r.report(o.node, SeverityInfo, ReasonIgnored, "proto", "not set; using grpc (Emissary defaults to http, which kfgate does not support)")
 	}

@@ -23,7 +23,7 @@ func headerList(o *object, key string) []string {
 	for i, h := range list {
 		list[i] = strings.ToLower(h)
 		if !headerName.MatchString(list[i]) || strings.HasPrefix(list[i], ":") || list[i] == "host" {
-			o.r.errorf(o.values[key], fmt.Sprintf("%s[%d]", o.field(key), i), "%q is not a header that can be removed", h)
+			o.r.errorf(o.value(key), fmt.Sprintf("%s[%d]", o.field(key), i), "%q is not a header that can be removed", h)
 		}
 	}
 	return list
@@ -112,7 +112,7 @@ func decodeCORS(o *object) *CORS {
 	}
 	for i, origin := range c.Origins {
 		if origin != "*" && !strings.Contains(origin, "://") {
-			o.r.errorf(o.values["origins"], fmt.Sprintf("%s[%d]", o.field("origins"), i), "%q must be * or a scheme://host origin", origin)
+			o.r.errorf(o.value("origins"), fmt.Sprintf("%s[%d]", o.field("origins"), i), "%q must be * or a scheme://host origin", origin)
 		}
 	}
 	o.finish(nil)
@@ -135,7 +135,7 @@ func decodeRetry(o *object) *RetryPolicy {
 	rp.RetryOn, _ = o.str("retry_on")
 	for _, cond := range strings.Split(rp.RetryOn, ",") {
 		if cond = strings.TrimSpace(cond); cond != "" && !retryOn[cond] {
-			o.r.errorf(o.values["retry_on"], o.field("retry_on"), "unknown retry condition %q", cond)
+			o.r.errorf(o.value("retry_on"), o.field("retry_on"), "unknown retry condition %q", cond)
 		}
 	}
 	if n, ok := o.integer("num_retries", 0, 100); ok {
@@ -143,7 +143,7 @@ func decodeRetry(o *object) *RetryPolicy {
 	}
 	if s, ok := o.str("per_try_timeout"); ok {
 		if _, err := ParseDuration(s); err != nil {
-			o.r.errorf(o.values["per_try_timeout"], o.field("per_try_timeout"), "%v", err)
+			o.r.errorf(o.value("per_try_timeout"), o.field("per_try_timeout"), "%v", err)
 		}
 		rp.PerTryTimeout = s
 	}
@@ -185,7 +185,7 @@ func decodeCircuitBreakers(o *object, key string) []CircuitBreaker {
 			cb.Priority = strings.ToLower(p)
 		}
 		if cb.Priority != "default" && cb.Priority != "high" {
-			c.r.errorf(c.values["priority"], c.field("priority"), "must be default or high, got %q", cb.Priority)
+			c.r.errorf(c.value("priority"), c.field("priority"), "must be default or high, got %q", cb.Priority)
 		}
 		if seen[cb.Priority] {
 			c.r.errorf(e, c.field("priority"), "priority %q is listed twice", cb.Priority)
@@ -226,7 +226,7 @@ func decodeLoadBalancer(o *object) *LoadBalancer {
 		lb.Cookie.Path, _ = c.str("path")
 		if ttl, ok := c.str("ttl"); ok {
 			if _, err := ParseDuration(ttl); err != nil {
-				c.r.errorf(c.values["ttl"], c.field("ttl"), "%v", err)
+				c.r.errorf(c.value("ttl"), c.field("ttl"), "%v", err)
 			}
 			lb.Cookie.TTL = ttl
 		}

@@ -40,37 +40,68 @@ func (r *reader) warnf(n *yaml.Node, field, format string, args ...any) {
 	r.report(n, SeverityWarning, ReasonUnknown, field, format, args...)
 }
 
-// object is a YAML mapping being read; finish() warns about the keys nobody asked for.
+// object is a YAML mapping being read; finish() warns about the keys nobody asked for. Documents
+// have a handful of keys, so a slice with linear search beats maps here.
 type object struct {
-	r      *reader
-	path   string
-	node   *yaml.Node
-	keys   map[string]*yaml.Node // key name → key node
-	values map[string]*yaml.Node
-	used   map[string]bool
-	order  []string
+	r     *reader
+	path  string
+	node  *yaml.Node
+	pairs []pair
+	asked []string // every key the decoder asked for: the vocabulary of did-you-mean
+}
+
+type pair struct {
+	name string
+	key  *yaml.Node
+	val  *yaml.Node
+	used bool
 }
 
 func (r *reader) object(path string, n *yaml.Node) *object {
-	o := &object{r: r, path: path, node: n, keys: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}, used: map[string]bool{}}
+	o := &object{r: r, path: path, node: n}
 	if n == nil || n.Kind != yaml.MappingNode {
 		r.errorf(n, path, "must be a mapping, got %s", describe(n))
 		return o
 	}
+	o.pairs = make([]pair, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			r.errorf(k, path, "keys must be strings")
 			continue
 		}
-		if _, dup := o.keys[k.Value]; dup {
+		if o.find(k.Value) != nil {
 			r.errorf(k, o.field(k.Value), "appears more than once")
 			continue
 		}
-		o.keys[k.Value], o.values[k.Value] = k, v
-		o.order = append(o.order, k.Value)
+		o.pairs = append(o.pairs, pair{name: k.Value, key: k, val: v})
 	}
 	return o
+}
+
+func (o *object) find(key string) *pair {
+	for i := range o.pairs {
+		if o.pairs[i].name == key {
+			return &o.pairs[i]
+		}
+	}
+	return nil
+}
+
+// value returns the raw value node of key without marking it used (for positions in messages).
+func (o *object) value(key string) *yaml.Node {
+	if p := o.find(key); p != nil {
+		return p.val
+	}
+	return nil
+}
+
+// keyNode returns the key node of key, or the object's node when absent.
+func (o *object) keyNode(key string) *yaml.Node {
+	if p := o.find(key); p != nil {
+		return p.key
+	}
+	return o.node
 }
 
 func (o *object) field(key string) string {
@@ -82,8 +113,13 @@ func (o *object) field(key string) string {
 
 // get returns the value node of key, marking it used; nil when absent or null.
 func (o *object) get(key string) *yaml.Node {
-	o.used[key] = true
-	v := o.values[key]
+	o.asked = append(o.asked, key)
+	p := o.find(key)
+	if p == nil {
+		return nil
+	}
+	p.used = true
+	v := p.val
 	if v == nil || (v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
 		return nil
 	}
@@ -210,28 +246,28 @@ func (o *object) child(key string) *object {
 // finish reports unknown keys as warnings, suggesting the closest known key, and the known Emissary
 // keys kfgate does not implement.
 func (o *object) finish(unsupported map[string]string) {
-	var unknown []string
-	for _, k := range o.order {
-		if !o.used[k] {
-			unknown = append(unknown, k)
+	var unknown []*pair
+	for i := range o.pairs {
+		if !o.pairs[i].used {
+			unknown = append(unknown, &o.pairs[i])
 		}
 	}
-	sort.Strings(unknown)
-	known := make([]string, 0, len(o.used))
-	for k := range o.used {
-		known = append(known, k)
+	if len(unknown) == 0 {
+		return
 	}
+	sort.Slice(unknown, func(i, j int) bool { return unknown[i].name < unknown[j].name })
+	known := append([]string(nil), o.asked...)
 	sort.Strings(known)
-	for _, k := range unknown {
-		if why, ok := unsupported[k]; ok {
-			o.r.report(o.keys[k], SeverityWarning, ReasonUnsupported, o.field(k), "not supported by kfgate (%s); ignored", why)
+	for _, p := range unknown {
+		if why, ok := unsupported[p.name]; ok {
+			o.r.report(p.key, SeverityWarning, ReasonUnsupported, o.field(p.name), "not supported by kfgate (%s); ignored", why)
 			continue
 		}
 		msg := "unknown field; ignored"
-		if s := closest(k, known); s != "" {
+		if s := closest(p.name, known); s != "" {
 			msg = fmt.Sprintf("unknown field; ignored (did you mean %q?)", s)
 		}
-		o.r.warnf(o.keys[k], o.field(k), "%s", msg)
+		o.r.warnf(p.key, o.field(p.name), "%s", msg)
 	}
 }
 
