@@ -192,6 +192,7 @@ func decodeAction(o *object, m *Mapping, namespace string) {
 			o.r.errorf(o.value("rewrite"), "rewrite", "must start with \"/\" (or be \"\" for no rewrite), got %q", rw)
 		}
 	}
+	warnDoubleSlash(o, m)
 	m.RegexRewrite = decodeRegexRewrite(o.child("regex_rewrite"))
 	m.HostRewrite, _ = o.str("host_rewrite")
 	m.AutoHostRewrite, _ = o.boolean("auto_host_rewrite")
@@ -217,6 +218,22 @@ func decodeAction(o *object, m *Mapping, namespace string) {
 	}
 	m.GRPC, _ = o.boolean("grpc")
 	decodeTLS(o, m)
+}
+
+// warnDoubleSlash flags Emissary's classic surprise: Envoy replaces exactly the matched prefix, so
+// prefix /jupyter with rewrite / forwards /jupyter/x as //x.
+func warnDoubleSlash(o *object, m *Mapping) {
+	if m.Rewrite == nil || m.PrefixRegex || m.PrefixExact || o.has("regex_rewrite") || !strings.HasPrefix(m.Prefix, "/") ||
+		strings.HasSuffix(m.Prefix, "/") || !strings.HasSuffix(*m.Rewrite, "/") {
+		return
+	}
+	implicit := ""
+	if !o.has("rewrite") {
+		implicit = " (the default)"
+	}
+	o.r.report(o.keyNode("rewrite"), SeverityWarning, "DoubleSlash", "rewrite",
+		"prefix %q does not end in \"/\" but rewrite %q%s does: %q is forwarded as %q; end the prefix with \"/\" or set rewrite without one",
+		m.Prefix, *m.Rewrite, implicit, m.Prefix+"/x", *m.Rewrite+"/x")
 }
 
 func decodeTLS(o *object, m *Mapping) {
