@@ -62,10 +62,19 @@ func newMetrics() *metrics {
 	}
 }
 
-// register adds the collectors to reg (nil means not exported).
+// register adds the collectors to reg (nil means not exported), with every label value present from
+// the start so that dashboards and alerts see zeros rather than missing series.
 func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
+	}
+	for _, mode := range []string{"sotw", "delta"} {
+		m.streams.WithLabelValues(mode)
+	}
+	for _, t := range []string{"cds", "eds", "lds", "rds", "sds"} {
+		m.acks.WithLabelValues(t)
+		m.nacks.WithLabelValues(t)
+		m.pushes.WithLabelValues(t)
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{
