@@ -163,7 +163,11 @@ func sortDiagnostics(ds []mapping.Diagnostic) {
 	})
 }
 
-// identity names a source text independently of its content.
+// identity names a source text independently of its content: a Service annotation by the Service and
+// key (wherever its file puts it), a bare document by its file and line.
 func identity(s mapping.Source) string {
-	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d", s.Kind, s.Namespace, s.Name, s.Key, s.File, s.Line)
+	if s.Kind != "" {
+		return fmt.Sprintf("%s\x00%s\x00%s\x00%s", s.Kind, s.Namespace, s.Name, s.Key)
+	}
+	return fmt.Sprintf("%s\x00%d", s.File, s.Line)
 }
