@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -38,7 +40,7 @@ func Decode(src Source, text string, opts Options) ([]Document, []Diagnostic) {
 		if src.Line > 0 {
 			r.lineBase = src.Line - 1 + chunk.Line - 1
 		}
-		if doc, ok := decodeChunk(r, chunk.Text, opts); ok {
+		if doc, ok := decodeChunk(r, chunk, opts); ok {
 			doc.Source, doc.Index = src, i
 			docs = append(docs, doc)
 		}
@@ -56,6 +58,8 @@ type Chunk struct {
 // SplitDocuments splits on `---` separator lines so that a syntax error in one document cannot hide
 // the others (a YAML stream decoder stops at the first error).
 func SplitDocuments(text string) []Chunk {
+	// YAML accepts CR LF and lone CR as line breaks; so must the splitter.
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	lines := strings.SplitAfter(text, "\n")
 	var out []Chunk
 	begin := 0
@@ -66,12 +70,16 @@ func SplitDocuments(text string) []Chunk {
 	}
 	for i, l := range lines {
 		t := strings.TrimRight(l, " \t\r\n")
-		if t != "---" && t != "..." && !strings.HasPrefix(t, "--- ") && !strings.HasPrefix(t, "---\t") {
+		marker := t
+		if len(t) > 3 && (t[3] == ' ' || t[3] == '\t') {
+			marker = t[:3]
+		}
+		if marker != "---" && marker != "..." {
 			continue
 		}
 		emit(i)
 		begin = i + 1
-		if rest := strings.TrimSpace(t[3:]); t != "..." && rest != "" && !strings.HasPrefix(rest, "#") {
+		if rest := strings.TrimSpace(t[3:]); marker == "---" && rest != "" && !strings.HasPrefix(rest, "#") {
 			begin = i // "--- {inline: document}": the YAML parser reads the marker itself
 		}
 	}
@@ -91,23 +99,25 @@ func stripComments(s string) string {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-func decodeChunk(r *reader, text string, opts Options) (Document, bool) {
-	var root yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 0
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			if r.base.Source.File != "" {
-				msg = strings.Replace(msg, m[0]+": ", "", 1) // the diagnostic carries the file line
-			}
+func decodeChunk(r *reader, chunk Chunk, opts Options) (Document, bool) {
+	dec := yaml.NewDecoder(strings.NewReader(chunk.Text))
+	var root, extra yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Document{}, false
 		}
-		r.report(&yaml.Node{Line: line}, SeverityError, ReasonSyntax, "", "invalid YAML: %s", msg)
+		r.syntaxError(err, chunk.Line)
+		return Document{}, false
+	}
+	if err := dec.Decode(&extra); err == nil {
+		r.report(&yaml.Node{Line: extra.Line}, SeverityError, ReasonSyntax, "",
+			"a second YAML document starts here without a \"---\" line of its own; this part is rejected")
 		return Document{}, false
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		return Document{}, false
 	}
+	nameDocument(r, root.Content[0])
 	top := r.object("", root.Content[0])
 	if r.failed {
 		return Document{}, false
@@ -134,20 +144,54 @@ func decodeChunk(r *reader, text string, opts Options) (Document, bool) {
 	return doc, !r.failed
 }
 
+// syntaxError reports a YAML error at its line: the file line for files, the line within the
+// annotation otherwise (the parser counts from the start of the document).
+func (r *reader) syntaxError(err error, chunkLine int) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		if r.base.Source.File != "" {
+			msg = strings.Replace(msg, m[0]+": ", "", 1) // the diagnostic carries the file line
+		} else {
+			msg = strings.Replace(msg, m[0], fmt.Sprintf("line %d of the annotation", chunkLine-1+line), 1)
+		}
+	}
+	r.report(&yaml.Node{Line: line}, SeverityError, ReasonSyntax, "", "invalid YAML: %s", msg)
+}
+
+// nameDocument sets the kind and name every diagnostic of the document carries, before anything
+// about the document can fail.
+func nameDocument(r *reader, top *yaml.Node) {
+	if top.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		switch k, v := top.Content[i].Value, deref(top.Content[i+1]); k {
+		case "kind":
+			r.base.DocKind = scalarValue(v)
+		case "name":
+			if r.base.DocName == "" {
+				r.base.DocName = scalarValue(v)
+			}
+		case "metadata":
+			if v.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					if v.Content[j].Value == "name" {
+						r.base.DocName = scalarValue(deref(v.Content[j+1]))
+					}
+				}
+			}
+		}
+	}
+}
+
 // header reads apiVersion, kind, name and namespace, and returns the object holding the kind's fields:
 // the document itself, or its `spec` for CRD-shaped documents.
 func header(r *reader, top *object) (Document, *object) {
 	var doc Document
-	doc.Line = r.lineBase + top.node.Line
-	// Name the document in every diagnostic, including those about apiVersion and kind.
-	r.base.DocKind = scalarValue(top.value("kind"))
-	r.base.DocName = scalarValue(top.value("name"))
-	if md := top.value("metadata"); md != nil && md.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(md.Content); i += 2 {
-			if md.Content[i].Value == "name" {
-				r.base.DocName = scalarValue(md.Content[i+1])
-			}
-		}
+	if r.base.Source.File != "" {
+		doc.Line = r.lineBase + top.node.Line
 	}
 	apiVersion, ok := top.str("apiVersion")
 	switch {
@@ -176,8 +220,9 @@ func header(r *reader, top *object) (Document, *object) {
 	}
 	doc.Name, _ = meta.str("name")
 	doc.Namespace, _ = meta.str("namespace")
-	r.base.DocName = doc.Name
-	if doc.Name == "" {
+	if doc.Name != "" {
+		r.base.DocName = doc.Name
+	} else if !meta.has("name") {
 		r.errorf(meta.node, meta.field("name"), "is required")
 	}
 	if doc.Namespace == "" {
@@ -187,6 +232,7 @@ func header(r *reader, top *object) (Document, *object) {
 		doc.Namespace = "default"
 	}
 	if meta != top {
+		top.get("status") // written by controllers, not by the author
 		for _, k := range []string{"labels", "annotations", "uid", "resourceVersion", "generation", "creationTimestamp"} {
 			meta.get(k)
 		}

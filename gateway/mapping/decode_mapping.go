@@ -87,8 +87,9 @@ func decodeMatch(o *object, m *Mapping) {
 	}
 	prefix, ok := o.str("prefix")
 	switch {
-	case !ok && !o.r.failed:
+	case !o.has("prefix"):
 		o.r.errorf(o.node, "prefix", "is required")
+	case !ok: // wrong type, already reported
 	case m.PrefixRegex:
 		checkRegex(o, "prefix", prefix)
 	case !strings.HasPrefix(prefix, "/"):
@@ -146,7 +147,7 @@ func keyMatches(o *object, key string, regex, header bool) []KeyMatch {
 	}
 	var out []KeyMatch
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := v.Content[i], v.Content[i+1]
+		k, val := v.Content[i], deref(v.Content[i+1])
 		field := o.field(key) + "." + k.Value
 		km := KeyMatch{Name: k.Value, Regex: regex}
 		if header {
@@ -163,6 +164,8 @@ func keyMatches(o *object, key string, regex, header bool) []KeyMatch {
 			if regex {
 				checkRegexAt(o.r, val, field, val.Value)
 			}
+		case regex:
+			o.r.errorf(val, field, "must be a regular expression (a string), got %s", describe(val))
 		default:
 			o.r.errorf(val, field, "must be a string value (or true to require presence), got %s", describe(val))
 		}
@@ -179,7 +182,7 @@ func decodeAction(o *object, m *Mapping, namespace string) {
 			o.r.errorf(o.value("service"), "service", "%q: %v", raw, err)
 		}
 		m.Service = ref
-	} else if !o.r.failed {
+	} else if !o.has("service") {
 		o.r.errorf(o.node, "service", "is required")
 	}
 	root := "/"
@@ -262,12 +265,12 @@ func decodeRegexRewrite(o *object) *RegexRewrite {
 	}
 	rr := &RegexRewrite{}
 	var ok bool
-	if rr.Pattern, ok = o.str("pattern"); !ok {
-		o.r.errorf(o.node, o.field("pattern"), "is required")
-	} else {
+	if rr.Pattern, ok = o.str("pattern"); ok {
 		checkRegex(o, "pattern", rr.Pattern)
+	} else if !o.has("pattern") {
+		o.r.errorf(o.node, o.field("pattern"), "is required")
 	}
-	if rr.Substitution, ok = o.str("substitution"); !ok {
+	if rr.Substitution, ok = o.str("substitution"); !ok && !o.has("substitution") {
 		o.r.errorf(o.node, o.field("substitution"), "is required")
 	}
 	o.finish(nil)

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,16 +42,18 @@ func headerValues(o *object, key string) []HeaderValue {
 	}
 	var out []HeaderValue
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := v.Content[i], v.Content[i+1]
+		k, val := v.Content[i], deref(v.Content[i+1])
 		field := o.field(key) + "." + k.Value
 		hv := HeaderValue{Name: strings.ToLower(k.Value), Append: true}
 		if !headerName.MatchString(hv.Name) || strings.HasPrefix(hv.Name, ":") {
 			o.r.errorf(k, field, "%q is not a header name that can be set", k.Value)
 		}
-		switch val.Kind {
-		case yaml.ScalarNode:
+		switch {
+		case val.Kind == yaml.ScalarNode && val.Tag == "!!null":
+			o.r.errorf(val, field, "must be a string (use \"\" for an empty value), got null")
+		case val.Kind == yaml.ScalarNode:
 			hv.Value = val.Value
-		case yaml.MappingNode:
+		case val.Kind == yaml.MappingNode:
 			sub := o.r.object(field, val)
 			hv.Value, _ = sub.str("value")
 			if a, ok := sub.boolean("append"); ok {
@@ -80,7 +83,7 @@ func stringMap(o *object, key string) map[string]string {
 	}
 	out := map[string]string{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		k, val := v.Content[i], v.Content[i+1]
+		k, val := v.Content[i], deref(v.Content[i+1])
 		if val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
 			o.r.errorf(val, o.field(key)+"."+k.Value, "must be a string, got %s", describe(val))
 			continue
@@ -156,7 +159,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil {
+		if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > 24*3600 || f < 0 {
 			return 0, fmt.Errorf("%q is not a duration (e.g. \"500ms\", \"2s\")", s)
 		}
 		d = time.Duration(f * float64(time.Second))
@@ -179,7 +182,10 @@ func decodeCircuitBreakers(o *object, key string) []CircuitBreaker {
 	var out []CircuitBreaker
 	seen := map[string]bool{}
 	for i, e := range v.Content {
-		c := o.r.object(fmt.Sprintf("%s[%d]", o.field(key), i), e)
+		c := o.r.object(fmt.Sprintf("%s[%d]", o.field(key), i), deref(e))
+		if c.pairs == nil {
+			continue // not a mapping: reported
+		}
 		cb := CircuitBreaker{Priority: "default"}
 		if p, ok := c.str("priority"); ok {
 			cb.Priority = strings.ToLower(p)

@@ -37,7 +37,9 @@ func TestSplitDocuments(t *testing.T) {
 		{"inline block scalar", "--- |\n  text\n---\nb: 2\n", []Chunk{{"--- |\n  text\n", 1}, {"b: 2\n", 4}}},
 		{"end marker", "a: 1\n...\nb: 2\n", []Chunk{{"a: 1\n", 1}, {"b: 2\n", 3}}},
 		{"end marker then start marker", "a: 1\n...\n---\nb: 2\n...\n", []Chunk{{"a: 1\n", 1}, {"b: 2\n", 4}}},
-		{"CRLF line ends", "a: 1\r\n---\r\nb: 2\r\n", []Chunk{{"a: 1\r\n", 1}, {"b: 2\r\n", 3}}},
+		{"CRLF line ends are normalised", "a: 1\r\n---\r\nb: 2\r\n", []Chunk{{"a: 1\n", 1}, {"b: 2\n", 3}}},
+		{"lone CR line ends are normalised", "a: 1\r---\rb: 2\r", []Chunk{{"a: 1\n", 1}, {"b: 2\n", 3}}},
+		{"end marker with a comment separates", "a: 1\n... # end\nb: 2\n", []Chunk{{"a: 1\n", 1}, {"b: 2\n", 3}}},
 		{"indented marker is content", "a: |\n  ---\n  x\n", []Chunk{{"a: |\n  ---\n  x\n", 1}}},
 		{"four dashes are content", "----\na: 1\n", []Chunk{{"----\na: 1\n", 1}}},
 		{"dashes glued to text are content", "---a\n", []Chunk{{"---a\n", 1}}},
@@ -450,4 +452,54 @@ func TestDiagnosticLocation(t *testing.T) {
 	if HasErrors([]Diagnostic{{Severity: SeverityWarning}, {Severity: SeverityInfo}}) || !HasErrors([]Diagnostic{{Severity: SeverityInfo}, {Severity: SeverityError}}) {
 		t.Error("HasErrors")
 	}
+}
+
+// TestDecoderEdgeCases pins fixes found by fuzzing: no document may vanish silently, aliases resolve
+// everywhere, and null is not a header value.
+func TestDecoderEdgeCases(t *testing.T) {
+	src := Source{Kind: "Service", Namespace: "ns", Name: "svc", Key: AnnotationAmbassador}
+	mapping := func(name string) string {
+		return "apiVersion: ambassador/v0\nkind: Mapping\nname: " + name + "\nprefix: /" + name + "/\nservice: app\n"
+	}
+	t.Run("end marker with a comment keeps the next document", func(t *testing.T) {
+		docs, diags := Decode(src, mapping("a")+"... # end of a\n"+mapping("b"), Options{})
+		if len(docs) != 2 || len(diags) != 0 {
+			t.Fatalf("got %d documents, diagnostics %v", len(docs), diags)
+		}
+	})
+	t.Run("lone CR line ends", func(t *testing.T) {
+		text := strings.ReplaceAll(mapping("a")+"---\n"+mapping("b"), "\n", "\r")
+		if docs, diags := Decode(src, text, Options{}); len(docs) != 2 || len(diags) != 0 {
+			t.Fatalf("got %d documents, diagnostics %v", len(docs), diags)
+		}
+	})
+	t.Run("aliases in maps and lists", func(t *testing.T) {
+		text := "apiVersion: ambassador/v0\nkind: Mapping\nname: al\nprefix: &p /al/\nservice: app\nadd_request_headers:\n  x-prefix: *p\nremove_request_headers: [&h x-h, *h]\n"
+		docs, diags := Decode(src, text, Options{})
+		if len(docs) != 1 || len(diags) != 0 {
+			t.Fatalf("got %d documents, diagnostics %v", len(docs), diags)
+		}
+		m := docs[0].Mapping
+		if m.AddRequestHeaders[0].Value != "/al/" || len(m.RemoveRequestHeaders) != 2 || m.RemoveRequestHeaders[1] != "x-h" {
+			t.Fatalf("aliases not resolved: %+v %+v", m.AddRequestHeaders, m.RemoveRequestHeaders)
+		}
+	})
+	t.Run("null header value", func(t *testing.T) {
+		_, diags := Decode(src, mapping("a")+"add_request_headers:\n  x-a: ~\n", Options{})
+		if len(diags) != 1 || diags[0].Field != "add_request_headers.x-a" || !strings.Contains(diags[0].Message, "got null") {
+			t.Fatalf("diagnostics %v", diags)
+		}
+	})
+	t.Run("a wrong type is reported once", func(t *testing.T) {
+		_, diags := Decode(src, "apiVersion: ambassador/v0\nkind: Mapping\nname: a\nprefix: [x]\nservice: app\n", Options{})
+		if len(diags) != 1 || diags[0].Field != "prefix" {
+			t.Fatalf("want exactly one diagnostic on prefix, got %v", diags)
+		}
+	})
+	t.Run("duplicate keys name the document", func(t *testing.T) {
+		_, diags := Decode(src, mapping("dup")+"prefix: /again/\n", Options{})
+		if len(diags) != 1 || diags[0].DocName != "dup" || diags[0].DocKind != KindMapping {
+			t.Fatalf("diagnostics %v", diags)
+		}
+	})
 }

@@ -74,7 +74,7 @@ func (r *reader) object(path string, n *yaml.Node) *object {
 			r.errorf(k, o.field(k.Value), "appears more than once")
 			continue
 		}
-		o.pairs = append(o.pairs, pair{name: k.Value, key: k, val: v})
+		o.pairs = append(o.pairs, pair{name: k.Value, key: k, val: deref(v)})
 	}
 	return o
 }
@@ -123,10 +123,15 @@ func (o *object) get(key string) *yaml.Node {
 	if v == nil || (v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
 		return nil
 	}
-	if v.Kind == yaml.AliasNode {
-		return v.Alias
-	}
 	return v
+}
+
+// deref follows YAML aliases (*name) to the node they stand for. The parser bounds alias expansion.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 func (o *object) has(key string) bool { return o.get(key) != nil }
@@ -136,7 +141,7 @@ func (o *object) str(key string) (string, bool) {
 	if v == nil {
 		return "", false
 	}
-	if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!int" && v.Tag != "!!float") {
+	if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!int" && v.Tag != "!!float" && v.Tag != "!!timestamp") {
 		o.r.errorf(v, o.field(key), "must be a string, got %s", describe(v))
 		return "", false
 	}
@@ -176,7 +181,11 @@ func (o *object) integer(key string, lo, hi int64) (int64, bool) {
 	}
 	n, err := scalarInt(v)
 	if err != nil {
-		o.r.errorf(v, o.field(key), "must be an integer, got %s", describe(v))
+		if v.Tag == "!!int" {
+			o.r.errorf(v, o.field(key), "must be between %d and %d, got %s", lo, hi, v.Value)
+		} else {
+			o.r.errorf(v, o.field(key), "must be an integer, got %s", describe(v))
+		}
 		return 0, false
 	}
 	if n < lo || n > hi {
@@ -225,6 +234,7 @@ func (o *object) strList(key string, splitCommas bool) []string {
 	}
 	out := make([]string, 0, len(v.Content))
 	for i, e := range v.Content {
+		e = deref(e)
 		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" || e.Tag == "!!map" {
 			o.r.errorf(e, fmt.Sprintf("%s[%d]", o.field(key), i), "must be a string, got %s", describe(e))
 			continue
@@ -281,7 +291,7 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		kind := map[string]string{"!!str": "string", "!!int": "integer", "!!float": "number", "!!bool": "boolean", "!!null": "null"}[n.Tag]
+		kind := map[string]string{"!!str": "string", "!!int": "integer", "!!float": "number", "!!bool": "boolean", "!!null": "null", "!!timestamp": "timestamp"}[n.Tag]
 		if kind == "" {
 			kind = "value"
 		}

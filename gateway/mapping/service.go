@@ -60,23 +60,34 @@ func ParseService(raw, defaultNamespace string) (ServiceRef, error) {
 	return classify(ref, defaultNamespace)
 }
 
+var portDigits = regexp.MustCompile(`^[1-9][0-9]{0,4}$`)
+
 func splitPort(s, scheme string) (string, int, error) {
 	port := 80
 	if scheme == "https" {
 		port = 443
 	}
-	if !strings.Contains(s, ":") || (strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]")) {
-		return strings.Trim(s, "[]"), port, nil
+	host := s
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1]
+	} else if strings.Contains(s, ":") {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return "", 0, fmt.Errorf("invalid host:port %q", s)
+		}
+		n, err := strconv.Atoi(p)
+		if !portDigits.MatchString(p) || err != nil || n > 65535 {
+			return "", 0, fmt.Errorf("port %q must be a number from 1 to 65535", p)
+		}
+		host, port = h, n
 	}
-	host, p, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", 0, fmt.Errorf("invalid host:port %q", s)
+	// Brackets belong to IPv6 literals, and IPv6 literals to brackets ([::1]:8080).
+	ip := net.ParseIP(host)
+	ipv6 := ip != nil && ip.To4() == nil
+	if strings.ContainsAny(host, "[]") || strings.HasPrefix(s, "[") != ipv6 {
+		return "", 0, fmt.Errorf("%q: brackets are only for IPv6 addresses, as in [::1]:8080", s)
 	}
-	n, err := strconv.Atoi(p)
-	if err != nil || n < 1 || n > 65535 {
-		return "", 0, fmt.Errorf("port %q must be a number from 1 to 65535", p)
-	}
-	return host, n, nil
+	return host, port, nil
 }
 
 func classify(ref ServiceRef, defaultNamespace string) (ServiceRef, error) {
@@ -85,6 +96,9 @@ func classify(ref ServiceRef, defaultNamespace string) (ServiceRef, error) {
 	}
 	if net.ParseIP(ref.Host) != nil {
 		return ref, nil
+	}
+	if isDigits(ref.Host) {
+		return ref, fmt.Errorf("%q is a number, not a host name (write name:port)", ref.Host)
 	}
 	labels := strings.Split(ref.Host, ".")
 	for _, l := range labels {
@@ -101,4 +115,13 @@ func classify(ref ServiceRef, defaultNamespace string) (ServiceRef, error) {
 		ref.Name, ref.Namespace, ref.Qualified = labels[0], labels[1], true
 	}
 	return ref, nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -91,7 +91,7 @@ func TestParseServiceErrors(t *testing.T) {
 		{"[::1", `invalid host:port "[::1"`},
 		{"http://", "host must not be empty"},
 		{":8080", "host must not be empty"},
-		{"[]", "host must not be empty"},
+		{"[]", "brackets are only for IPv6 addresses"},
 		{"app_1", `"app_1" is not a valid DNS name`},
 		{"-app", `"-app" is not a valid DNS name`},
 		{"app-", `"app-" is not a valid DNS name`},
@@ -99,7 +99,14 @@ func TestParseServiceErrors(t *testing.T) {
 		{"app.team.", `"app.team." is not a valid DNS name`},
 		{"my app", `"my app" is not a valid DNS name`},
 		{strings.Repeat("a", 64), "is not a valid DNS name"},
-		{"[fe80::1%eth0]:80", "is not a valid DNS name"},
+		{"[fe80::1%eth0]:80", "brackets are only for IPv6 addresses"},
+		{"[app", "brackets are only for IPv6 addresses"},
+		{"[app]:80", "brackets are only for IPv6 addresses"},
+		{"[[app]]", "brackets are only for IPv6 addresses"},
+		{"[10.0.0.1]:80", "brackets are only for IPv6 addresses"},
+		{"app:+80", `port "+80" must be a number from 1 to 65535`},
+		{"app:0080", `port "0080" must be a number from 1 to 65535`},
+		{"8080", `"8080" is a number, not a host name`},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			got, err := ParseService(tc.raw, "ns")
