@@ -87,10 +87,13 @@ func (b *Builder) Build(objs source.Objects) (*Result, error) {
 		res.Diagnostics = append(res.Diagnostics, d.diags...)
 	}
 	b.cache, b.lastGood = next, good
+	authDeclared, authDiags := authDeclared(res.Documents, res.Diagnostics)
+	res.Diagnostics = append(res.Diagnostics, authDiags...)
 	cfg, diags := ir.Resolve(ir.Input{
-		Documents: res.Documents,
-		Services:  source.Services(objs.Services, objs.EndpointSlices),
-		Options:   ir.Options{ListenerPort: b.opts.ListenerPort, ClusterDomain: b.opts.ClusterDomain},
+		AuthDeclared: authDeclared,
+		Documents:    res.Documents,
+		Services:     source.Services(objs.Services, objs.EndpointSlices),
+		Options:      ir.Options{ListenerPort: b.opts.ListenerPort, ClusterDomain: b.opts.ClusterDomain},
 	})
 	res.Config = cfg
 	res.Diagnostics = append(res.Diagnostics, diags...)
@@ -107,6 +110,29 @@ func (b *Builder) Build(objs source.Objects) (*Result, error) {
 	res.report = sync.OnceValue(func() *Report { return newReport(res.objs, res) })
 	res.Summary = summarize(objs, res)
 	return res, nil
+}
+
+// authDeclared reports whether an AuthService was written, valid or not. When none is valid the
+// resolver fails closed, and each rejected AuthService is told what that means.
+func authDeclared(docs []mapping.Document, diags []mapping.Diagnostic) (bool, []mapping.Diagnostic) {
+	valid := false
+	for _, d := range docs {
+		valid = valid || d.Kind == mapping.KindAuthService
+	}
+	var out []mapping.Diagnostic
+	seen := map[string]bool{}
+	for _, d := range diags {
+		if d.DocKind != mapping.KindAuthService || d.Severity != mapping.SeverityError || seen[d.Location()+d.DocName] {
+			continue
+		}
+		seen[d.Location()+d.DocName] = true
+		if !valid {
+			out = append(out, mapping.Diagnostic{Source: d.Source, Line: d.Line, DocKind: d.DocKind, DocName: d.DocName,
+				Severity: mapping.SeverityError, Reason: "AuthUnavailable",
+				Message: "no valid AuthService: kfgate fails closed, every route without bypass_auth answers 403 until this is fixed"})
+		}
+	}
+	return valid || len(out) > 0, out
 }
 
 // decodeAll decodes the texts not in the cache, in parallel (decoding is pure and the bulk of a cold

@@ -13,6 +13,9 @@ type Input struct {
 	Documents []mapping.Document
 	Services  map[string]*Service // key "namespace/name"
 	Options   Options
+	// AuthDeclared says an AuthService document exists even if none is valid: then kfgate fails
+	// closed (every route that does not bypass auth is denied) instead of serving without auth.
+	AuthDeclared bool
 }
 
 // Options are installation settings.

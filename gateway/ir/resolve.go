@@ -77,6 +77,8 @@ func (r *resolver) pickSingletons(docs []*mapping.Document) []*mapping.Document 
 	}
 	if auth != nil {
 		r.auth = r.authConfig(*auth)
+	} else if r.in.AuthDeclared {
+		r.auth = r.failClosedAuth()
 	}
 	return mappings
 }
@@ -106,7 +108,7 @@ var defaultAuthHeaders = []string{"authorization", "cookie", "accept", "x-reques
 
 func (r *resolver) authConfig(d mapping.Document) *Auth {
 	a := d.AuthService
-	c := r.cluster(d, a.Service, clusterOptions{http2: true, connectTimeoutMs: mapping.DefaultConnectTimeoutMs})
+	c := r.cluster(d, a.Service, clusterOptions{http2: true, tls: a.Service.TLS(), connectTimeoutMs: mapping.DefaultConnectTimeoutMs})
 	if c == nil {
 		return nil
 	}
@@ -120,6 +122,17 @@ func (r *resolver) authConfig(d mapping.Document) *Auth {
 			"with proto: grpc the auth service's OK response decides which headers reach the upstream; this field has no effect")
 	}
 	return out
+}
+
+// UnavailableAuthCluster has no endpoints: ext_authz calls to it fail, and Envoy denies the request.
+const UnavailableAuthCluster = "kfgate/auth-unavailable"
+
+// failClosedAuth keeps the ext_authz filter when the AuthService is invalid: with no auth service to
+// answer, Envoy denies (403) every request on routes that do not bypass auth.
+func (r *resolver) failClosedAuth() *Auth {
+	r.clusters[UnavailableAuthCluster] = &Cluster{Name: UnavailableAuthCluster, Kind: ClusterStatic, HTTP2: true,
+		ConnectTimeout: time.Second}
+	return &Auth{Cluster: UnavailableAuthCluster, Timeout: time.Second, StatusOnError: 403}
 }
 
 func dedupe(in []string) []string {

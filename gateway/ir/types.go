@@ -133,6 +133,8 @@ type ClusterKind string
 const (
 	ClusterEDS ClusterKind = "EDS"        // endpoints from EndpointSlices, over xDS
 	ClusterDNS ClusterKind = "STRICT_DNS" // endpoints from DNS
+	// ClusterStatic has a fixed (possibly empty) endpoint list.
+	ClusterStatic ClusterKind = "STATIC"
 )
 
 // Cluster is one upstream.

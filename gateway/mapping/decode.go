@@ -225,6 +225,12 @@ func header(r *reader, top *object) (Document, *object) {
 	} else if !meta.has("name") {
 		r.errorf(meta.node, meta.field("name"), "is required")
 	}
+	if src := r.base.Source; src.Kind != "" && doc.Namespace != "" && doc.Namespace != src.Namespace {
+		// Otherwise a Service could speak for another namespace: take over its Mapping names and send
+		// the auth service a namespace that is not its own.
+		r.errorf(meta.keyNode("namespace"), meta.field("namespace"),
+			"%q differs from the Service's namespace %q: a Service's annotations configure only its own namespace", doc.Namespace, src.Namespace)
+	}
 	if doc.Namespace == "" {
 		doc.Namespace = r.base.Source.Namespace
 	}

@@ -367,7 +367,14 @@ func TestAmbassadorID(t *testing.T) {
 }
 
 func TestDecodeNamespaceAndDefaults(t *testing.T) {
-	docs, diags := Decode(testSource, mappingText("a", "")+"---\n"+mappingText("b", "namespace: other\nrewrite: ''\n")+
+	// In an annotation a document may not name another namespace than its Service's.
+	_, diags := Decode(testSource, mappingText("x", "namespace: kubeflow\n"), Options{})
+	if len(diags) != 1 || diags[0].Field != "namespace" || !strings.Contains(diags[0].Message, "configure only its own namespace") {
+		t.Errorf("cross-namespace annotation: %v", diags)
+	}
+	// Bare documents in files choose their namespace.
+	fileSource := Source{File: "kfgate.yaml", Line: 1, Namespace: "ns"}
+	docs, diags := Decode(fileSource, mappingText("a", "")+"---\n"+mappingText("b", "namespace: other\nrewrite: ''\n")+
 		"---\napiVersion: getambassador.io/v2\nkind: Mapping\nmetadata:\n  name: c\n  namespace: crd\nspec:\n  prefix: /c/\n  service: c.elsewhere:8080\n",
 		Options{})
 	if len(diags) != 0 || len(docs) != 3 {

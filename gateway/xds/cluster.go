@@ -30,10 +30,14 @@ func Cluster(c *ir.Cluster) (*clusterv3.Cluster, error) {
 		LbPolicy:        lbPolicies[c.LBPolicy],
 		CircuitBreakers: circuitBreakers(c.CircuitBreaker),
 	}
-	if c.Kind == ir.ClusterEDS {
+	switch c.Kind {
+	case ir.ClusterEDS:
 		cl.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}
 		cl.EdsClusterConfig = &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource(), ServiceName: c.Name}
-	} else {
+	case ir.ClusterStatic:
+		cl.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}
+		cl.LoadAssignment = LoadAssignment(c)
+	default:
 		cl.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
 		cl.DnsLookupFamily = clusterv3.Cluster_V4_PREFERRED
 		cl.LoadAssignment = &endpointv3.ClusterLoadAssignment{ClusterName: c.Name, Endpoints: []*endpointv3.LocalityLbEndpoints{{
