@@ -29,6 +29,7 @@ CDS over that stream, and the admin interface on 127.0.0.1:9901. Start Envoy wit
 	cmd.Flags().StringVar(&opts.NodeID, "node-id", "envoy", "Envoy node id")
 	cmd.Flags().StringVar(&opts.Cluster, "node-cluster", "kfgate", "Envoy node cluster")
 	cmd.Flags().Uint32Var(&opts.AdminPort, "admin-port", 9901, "port of Envoy's admin interface on 127.0.0.1")
+	cmd.Flags().Uint32Var(&opts.RegexMaxSize, "regex-max-size", 200, "Envoy's RE2 program size limit; at least the Module's regex_max_size")
 	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
 	_ = cmd.MarkFlagRequired("xds-address") // cannot fail: the flag was just defined
 	return cmd

@@ -80,7 +80,7 @@ func (b *Builder) Build(objs source.Objects) (*Result, error) {
 		} else if lg, ok := b.lastGood[id]; ok {
 			good[id], docs = lg, lg.docs
 			res.Diagnostics = append(res.Diagnostics, mapping.Diagnostic{Source: t.Source, Line: t.Source.Line,
-				Severity: mapping.SeverityWarning, Reason: "StaleConfig",
+				Severity: mapping.SeverityWarning, Reason: mapping.ReasonStale,
 				Message: "this text has errors: its last valid version keeps serving until they are fixed"})
 		}
 		res.Documents = append(res.Documents, docs...)
@@ -128,7 +128,7 @@ func authDeclared(docs []mapping.Document, diags []mapping.Diagnostic) (bool, []
 		seen[d.Location()+d.DocName] = true
 		if !valid {
 			out = append(out, mapping.Diagnostic{Source: d.Source, Line: d.Line, DocKind: d.DocKind, DocName: d.DocName,
-				Severity: mapping.SeverityError, Reason: "AuthUnavailable",
+				Severity: mapping.SeverityError, Reason: mapping.ReasonAuthUnavailable,
 				Message: "no valid AuthService: kfgate fails closed, every route without bypass_auth answers 403 until this is fixed"})
 		}
 	}

@@ -135,8 +135,8 @@ func malformedRows() []malformedRow {
 		{name: "unsupported Emissary field", bad: badMappingPS("rate_limits:\n- descriptor: a\n"), field: "rate_limits", msg: "not supported by kfgate", sev: W},
 
 		// Headers.
-		{name: "invalid header name in add_request_headers", bad: badMappingPS("add_request_headers:\n  \"x bad\": value\n"), field: "add_request_headers.x bad", msg: `"x bad" is not a header name that can be set`, sev: E},
-		{name: "pseudo-header in add_response_headers", bad: badMappingPS("add_response_headers:\n  \":status\": \"200\"\n"), field: "add_response_headers.:status", msg: "is not a header name that can be set", sev: E},
+		{name: "invalid header name in add_request_headers", bad: badMappingPS("add_request_headers:\n  \"x bad\": value\n"), field: "add_request_headers.x bad", msg: `"x bad" is not a header that can be set`, sev: E},
+		{name: "pseudo-header in add_response_headers", bad: badMappingPS("add_response_headers:\n  \":status\": \"200\"\n"), field: "add_response_headers.:status", msg: "is not a header that can be set", sev: E},
 		{name: "header value with a newline", bad: badMappingPS("add_request_headers:\n  x-a: \"one\\ntwo\"\n"), field: "add_request_headers.x-a", msg: "value must not contain CR, LF or NUL", sev: E},
 		{name: "header value with a newline in value form", bad: badMappingPS("add_response_headers:\n  x-a:\n    value: |\n      one\n      two\n    append: false\n"), field: "add_response_headers.x-a", msg: "value must not contain CR, LF or NUL", sev: E},
 		{name: "remove host header", bad: badMappingPS("remove_request_headers: [Host]\n"), field: "remove_request_headers[0]", msg: `"Host" is not a header that can be removed`, sev: E},

@@ -85,7 +85,7 @@ func (r *resolver) checkPort(doc mapping.Document, svc *Service, port int) (Serv
 		for _, sp := range svc.Ports {
 			ports = append(ports, strconv.Itoa(int(sp.Port)))
 		}
-		r.report(doc, mapping.SeverityWarning, "UnknownServicePort", "service",
+		r.report(doc, mapping.SeverityWarning, mapping.ReasonUnknownPort, "service",
 			"Service %s has no port %d (it has %s); requests will fail", Key(svc.Namespace, svc.Name), port, strings.Join(ports, ", "))
 	}
 	return p, ok
@@ -128,10 +128,28 @@ func clusterName(base string, c *Cluster, o clusterOptions) string {
 	return name
 }
 
-func (r *resolver) sortedClusters() []*Cluster {
-	out := make([]*Cluster, 0, len(r.clusters))
-	for _, c := range r.clusters {
-		out = append(out, c)
+// referencedClusters lists, sorted by name, the clusters that routes, mirrors and the auth filter use:
+// Mappings that lost a conflict leave nothing behind.
+func (r *resolver) referencedClusters(cfg *Config) []*Cluster {
+	used := map[string]bool{}
+	if cfg.Listener.Auth != nil {
+		used[cfg.Listener.Auth.Cluster] = true
+	}
+	for _, vh := range cfg.VirtualHosts {
+		for _, rt := range vh.Routes {
+			for _, c := range rt.Clusters {
+				used[c.Cluster] = true
+			}
+			if rt.Mirror != nil {
+				used[rt.Mirror.Cluster] = true
+			}
+		}
+	}
+	out := make([]*Cluster, 0, len(used))
+	for name, c := range r.clusters {
+		if used[name] {
+			out = append(out, c)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -101,14 +101,42 @@ func (r *resolver) weigh(ps []*candidate) []*candidate {
 			}
 			setWeight(c, uint32(share))
 		}
+	} else if total > 0 && total < 100 {
+		normalize(kept, total)
 	}
 	out := kept[:0]
 	for _, c := range kept {
 		if share(c) > 0 {
 			out = append(out, c)
+			continue
 		}
+		r.report(c.doc, mapping.SeverityInfo, mapping.ReasonIgnored, "weight",
+			"receives no traffic: its weight is 0, or the other Mappings of its canary group already take 100")
 	}
 	return out
+}
+
+// normalize scales weights that total under 100 up to 100, keeping their proportions (largest
+// remainder, ties to the oldest), as Envoy's weighted_clusters would: a lone weight: 50 takes all.
+func normalize(cs []*candidate, total int) {
+	rem := make([]int, len(cs))
+	sum := 0
+	for i, c := range cs {
+		w := int(share(c)) * 100
+		setWeight(c, uint32(w/total))
+		rem[i] = w % total
+		sum += w / total
+	}
+	for ; sum < 100; sum++ {
+		best := 0
+		for i := range rem {
+			if rem[i] > rem[best] {
+				best = i
+			}
+		}
+		setWeight(cs[best], share(cs[best])+1)
+		rem[best] = -1
+	}
 }
 
 func setWeight(c *candidate, w uint32) {

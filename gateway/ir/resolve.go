@@ -27,7 +27,7 @@ func Resolve(in Input) (*Config, []mapping.Diagnostic) {
 	routes := r.routes(mappings)
 	cfg.VirtualHosts = r.virtualHosts(routes)
 	cfg.Listener.CORS = usesCORS(cfg.VirtualHosts)
-	cfg.Clusters = r.sortedClusters()
+	cfg.Clusters = r.referencedClusters(cfg)
 	return cfg, r.diags
 }
 
@@ -66,6 +66,11 @@ func (r *resolver) pickSingletons(docs []*mapping.Document) []*mapping.Document 
 		case mapping.KindMapping:
 			mappings = append(mappings, d)
 		case mapping.KindModule:
+			if d.Name != "ambassador" && d.Name != "kfgate" {
+				r.report(*d, mapping.SeverityWarning, mapping.ReasonUnsupported, "name",
+					"only the Module named ambassador (or kfgate) holds global settings; Module %q is ignored", d.Name)
+				continue
+			}
 			module = r.single(module, d)
 		case mapping.KindAuthService:
 			auth = r.single(auth, d)

@@ -131,6 +131,9 @@ func groupKey(m *mapping.Mapping) string {
 func (r *resolver) checkRegexSizes(d mapping.Document) bool {
 	m := d.Mapping
 	check := func(field, expr string) bool {
+		if expr == "" {
+			return true
+		}
 		size, err := programSize(expr)
 		if err == nil && size <= r.module.RegexMaxSize {
 			return true
@@ -149,13 +152,21 @@ func (r *resolver) checkRegexSizes(d mapping.Document) bool {
 	if m.HostRegex {
 		ok = check("host", m.Host) && ok
 	}
-	for _, h := range append(slices.Clone(m.Headers), m.Query...) {
+	for _, h := range m.Headers {
 		if h.Regex {
-			ok = check(h.Name, h.Value) && ok
+			ok = check("regex_headers."+h.Name, h.Value) && ok
+		}
+	}
+	for _, q := range m.Query {
+		if q.Regex {
+			ok = check("regex_query_parameters."+q.Name, q.Value) && ok
 		}
 	}
 	if m.RegexRewrite != nil {
 		ok = check("regex_rewrite.pattern", m.RegexRewrite.Pattern) && ok
+	}
+	if m.Redirect != nil && m.Redirect.Regex != nil {
+		ok = check("regex_redirect.pattern", m.Redirect.Regex.Pattern) && ok
 	}
 	return ok
 }

@@ -129,6 +129,11 @@ func decodeChunk(r *reader, chunk Chunk, opts Options) (Document, bool) {
 	if !owned(r, top, fields, opts) {
 		return doc, false
 	}
+	if doc.Kind == KindTLSContext || doc.Kind == KindRateLimitService {
+		r.report(top.keyNode("kind"), SeverityError, ReasonUnsupported, "kind",
+			"%s is not supported yet (planned with TLS and rate limiting); this document is ignored", doc.Kind)
+		return doc, false
+	}
 	switch doc.Kind {
 	case KindMapping:
 		doc.Mapping = decodeMapping(fields, doc.Namespace)
@@ -206,7 +211,7 @@ func header(r *reader, top *object) (Document, *object) {
 	case !ok:
 		r.errorf(top.node, "kind", "is required (Mapping, Module or AuthService)")
 	case kind == KindTLSContext || kind == KindRateLimitService:
-		r.report(top.value("kind"), SeverityError, ReasonUnsupported, "kind", "%s is not supported yet (planned with TLS and rate limiting); this document is ignored", kind)
+		// Reported after ambassador_id: another installation's documents are not ours to judge.
 	case kind != KindMapping && kind != KindModule && kind != KindAuthService:
 		r.errorf(top.value("kind"), "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)", kind)
 	}

@@ -30,7 +30,6 @@ var unsupportedFields = map[string]map[string]string{
 		"resolver":                           "kfgate resolves services itself",
 		"stats_name":                         "cluster naming is kfgate's",
 		"v3StatsName":                        "cluster naming is kfgate's",
-		"hostname":                           "use host",
 		"modules":                            "per-Mapping modules are not implemented",
 	},
 	KindModule: {
@@ -109,13 +108,26 @@ func decodeMatch(o *object, m *Mapping) {
 		m.Method = method
 	}
 	m.HostRegex, _ = o.boolean("host_regex")
-	if host, ok := o.str("host"); ok {
-		if m.HostRegex {
-			checkRegex(o, "host", host)
-		} else if err := checkHost(host); err != nil {
-			o.r.errorf(o.value("host"), "host", "%v", err)
+	host, hasHost := o.str("host")
+	// Emissary 2's `hostname` is a host glob: "*" is every host, "*.example.com" a suffix.
+	if hostname, ok := o.str("hostname"); ok {
+		switch {
+		case hasHost:
+			o.r.errorf(o.keyNode("hostname"), "hostname", "set host or hostname, not both")
+		case hostname != "*":
+			host, hasHost = hostname, true
 		}
-		m.Host = strings.ToLower(host)
+	}
+	if hasHost {
+		if m.HostRegex {
+			checkRegex(o, "host", host) // a regex keeps its case: \D and \d differ
+			m.Host = host
+		} else {
+			if err := checkHost(host); err != nil {
+				o.r.errorf(o.value("host"), "host", "%v", err)
+			}
+			m.Host = strings.ToLower(host)
+		}
 	}
 	m.Headers = append(keyMatches(o, "headers", false, true), keyMatches(o, "regex_headers", true, true)...)
 	m.Query = append(keyMatches(o, "query_parameters", false, false), keyMatches(o, "regex_query_parameters", true, false)...)
@@ -234,7 +246,7 @@ func warnDoubleSlash(o *object, m *Mapping) {
 	if !o.has("rewrite") {
 		implicit = " (the default)"
 	}
-	o.r.report(o.keyNode("rewrite"), SeverityWarning, "DoubleSlash", "rewrite",
+	o.r.report(o.keyNode("rewrite"), SeverityWarning, ReasonDoubleSlash, "rewrite",
 		"prefix %q does not end in \"/\" but rewrite %q%s does: %q is forwarded as %q; end the prefix with \"/\" or set rewrite without one",
 		m.Prefix, *m.Rewrite, implicit, m.Prefix+"/x", *m.Rewrite+"/x")
 }

@@ -43,8 +43,9 @@ func decodeAuthService(o *object, namespace string) *AuthService {
 	} else if !ok && !o.r.failed {
 		o.r.report(o.node, SeverityInfo, ReasonIgnored, "proto", "not set; using grpc (Emissary defaults to http, which kfgate does not support)")
 	}
-	if _, ok := o.str("apiVersion"); ok {
-		o.get("protocol_version") // Emissary's v2/v3 switch: kfgate always speaks v3
+	// Emissary's ext_authz transport switch: kfgate always speaks v3, which "v2" services cannot answer.
+	if pv, ok := o.str("protocol_version"); ok && pv != "v3" {
+		o.r.errorf(o.value("protocol_version"), "protocol_version", "only v3 is supported (Envoy dropped the v2 ext_authz API), got %q", pv)
 	}
 	if n, ok := o.integer("timeout_ms", 1, maxMs); ok {
 		a.TimeoutMs = n

@@ -45,8 +45,8 @@ func headerValues(o *object, key string) []HeaderValue {
 		k, val := v.Content[i], deref(v.Content[i+1])
 		field := o.field(key) + "." + k.Value
 		hv := HeaderValue{Name: strings.ToLower(k.Value), Append: true}
-		if !headerName.MatchString(hv.Name) || strings.HasPrefix(hv.Name, ":") {
-			o.r.errorf(k, field, "%q is not a header name that can be set", k.Value)
+		if !headerName.MatchString(hv.Name) || strings.HasPrefix(hv.Name, ":") || hv.Name == "host" {
+			o.r.errorf(k, field, "%q is not a header that can be set (Envoy refuses pseudo-headers and host; use host_rewrite)", k.Value)
 		}
 		switch {
 		case val.Kind == yaml.ScalarNode && val.Tag == "!!null":

@@ -241,7 +241,7 @@ func TestDidYouMean(t *testing.T) {
 }
 
 func TestUnsupportedFields(t *testing.T) {
-	docs, diags := Decode(testSource, mappingText("a", "rate_limits: [{descriptor: x}]\nhostname: example.com\n"), Options{})
+	docs, diags := Decode(testSource, mappingText("a", "rate_limits: [{descriptor: x}]\noutlier_detection: {}\n"), Options{})
 	if len(docs) != 1 {
 		t.Fatalf("unsupported fields must only warn; diagnostics %v", diags)
 	}
@@ -252,7 +252,7 @@ func TestUnsupportedFields(t *testing.T) {
 		}
 		got[d.Field] = d.Message
 	}
-	if !strings.Contains(got["rate_limits"], "RateLimitService") || !strings.Contains(got["hostname"], "use host") {
+	if !strings.Contains(got["rate_limits"], "RateLimitService") || !strings.Contains(got["outlier_detection"], "not implemented") {
 		t.Errorf("messages %v", got)
 	}
 }

@@ -103,6 +103,14 @@ const (
 	ReasonConflict    = "MappingConflict"
 	ReasonDuplicate   = "DuplicateName"
 	ReasonTooLarge    = "AnnotationTooLarge"
+	// ReasonDoubleSlash: the prefix lacks the trailing slash its rewrite has.
+	ReasonDoubleSlash = "DoubleSlash"
+	// ReasonStale: a text with errors keeps its last valid version serving.
+	ReasonStale = "StaleConfig"
+	// ReasonUnknownPort: the Mapping names a port its Service does not have.
+	ReasonUnknownPort = "UnknownServicePort"
+	// ReasonAuthUnavailable: no valid AuthService, so kfgate fails closed.
+	ReasonAuthUnavailable = "AuthUnavailable"
 )
 
 // HasErrors reports whether any diagnostic is an error.

@@ -99,7 +99,8 @@ func ParseFile(objs *Objects, file, text string) {
 		top := root.Content[0]
 		apiVersion, kind := scalar(top, "apiVersion"), scalar(top, "kind")
 		switch {
-		case slices.Contains(mapping.APIVersions, apiVersion):
+		case slices.Contains(mapping.APIVersions, apiVersion) || ownFamily(apiVersion):
+			// Unknown versions of our own API groups are decoded too, so that they are reported.
 			objs.Texts = append(objs.Texts, Text{Source: mapping.Source{File: file, Line: chunk.Line}, Body: chunk.Text})
 		case apiVersion == "v1" && kind == "Service":
 			addService(objs, file, chunk, top)
@@ -112,6 +113,15 @@ func ParseFile(objs *Objects, file, text string) {
 			objs.EndpointSlices = append(objs.EndpointSlices, &sl)
 		}
 	}
+}
+
+func ownFamily(apiVersion string) bool {
+	for _, p := range []string{"getambassador.io/", "ambassador/", "kfgate.io/"} {
+		if strings.HasPrefix(apiVersion, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func addService(objs *Objects, file string, chunk mapping.Chunk, top *yaml.Node) {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"sigs.k8s.io/yaml"
 )
 
@@ -25,6 +26,9 @@ type BootstrapOptions struct {
 	NodeID     string
 	Cluster    string
 	AdminPort  uint32
+	// RegexMaxSize raises Envoy's RE2 program size limit (default 100) to kfgate's, so that a regex
+	// kfgate accepts is not refused by Envoy. It must be at least the Module's regex_max_size.
+	RegexMaxSize uint32
 }
 
 // XDSClusterName is the static cluster through which Envoy reaches kfgate.
@@ -68,6 +72,13 @@ func BootstrapConfig(o BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
+	runtimeLayer, err := structpb.NewStruct(map[string]any{
+		"re2.max_program_size.error_level": float64(max(o.RegexMaxSize, 100)),
+		"re2.max_program_size.warn_level":  float64(max(o.RegexMaxSize, 100)),
+	})
+	if err != nil {
+		return nil, err
+	}
 	kind := clusterv3.Cluster_STRICT_DNS
 	if net.ParseIP(host) != nil {
 		kind = clusterv3.Cluster_STATIC
@@ -75,6 +86,9 @@ func BootstrapConfig(o BootstrapOptions) (*bootstrapv3.Bootstrap, error) {
 	b := &bootstrapv3.Bootstrap{
 		Node:  &corev3.Node{Id: o.NodeID, Cluster: o.Cluster},
 		Admin: &bootstrapv3.Admin{Address: socket("127.0.0.1", o.AdminPort)},
+		LayeredRuntime: &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{{
+			Name: "kfgate", LayerSpecifier: &bootstrapv3.RuntimeLayer_StaticLayer{StaticLayer: runtimeLayer},
+		}}},
 		DynamicResources: &bootstrapv3.Bootstrap_DynamicResources{
 			AdsConfig: &corev3.ApiConfigSource{
 				ApiType: corev3.ApiConfigSource_GRPC, TransportApiVersion: corev3.ApiVersion_V3, SetNodeOnFirstMessageOnly: true,
