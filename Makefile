@@ -9,7 +9,7 @@ GOLANGCI  := $(CACHE)/tools/golangci-lint-$(GOLANGCI_VERSION)
 XDS_ADDR  ?= 127.0.0.1:18000
 DIAG_ADDR ?= 127.0.0.1:8877
 
-.PHONY: build run test unit fmt-check vet lint bench testdata clean
+.PHONY: build run test unit fmt-check tidy-check vet lint bench testdata clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kfgate
@@ -17,10 +17,13 @@ build:
 run: build
 	$(BIN) serve --source file:examples/ --xds-address $(XDS_ADDR) --diagnostics-address $(DIAG_ADDR)
 
-test: fmt-check vet lint unit
+test: fmt-check tidy-check vet lint unit
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+tidy-check:
+	$(GO) mod tidy -diff
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
