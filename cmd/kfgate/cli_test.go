@@ -11,22 +11,19 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// run executes kfgate in-process and returns stdout, stderr and the exit status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := newRootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
+	out, errOut, err := runErr(t, args...)
 	code := 0
-	if err := cmd.Execute(); err != nil {
+	if err != nil {
 		var ee exitError
 		if !errors.As(err, &ee) {
 			t.Fatalf("kfgate %v: %v", args, err)
 		}
 		code = ee.code
 	}
-	return out.String(), errOut.String(), code
+	return out, errOut, code
 }
 
 func TestRenderExamples(t *testing.T) {

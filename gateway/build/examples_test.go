@@ -3,29 +3,17 @@ package build
 import (
 	"testing"
 
-	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 // TestExamples keeps examples/ (what `make run` serves) valid and routing where its README says.
 func TestExamples(t *testing.T) {
-	objs, err := source.LoadPaths("../../examples")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := NewBuilder(Options{}).Build(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, router := buildAndCompile(t, "../../examples")
 	for _, d := range res.Diagnostics {
 		t.Errorf("examples/ must lint clean: %s", d)
 	}
 	if res.Config.Listener.Auth == nil {
 		t.Error("examples/ has an AuthService: the listener must run ext_authz")
-	}
-	router, err := routeeval.Compile(res.Resources.Routes[0])
-	if err != nil {
-		t.Fatal(err)
 	}
 	for path, cluster := range map[string]string{
 		"/":                        "kubeflow/centraldashboard/80",

@@ -84,9 +84,19 @@ func TestCanarySplit(t *testing.T) {
 	}
 }
 
-func compile(t *testing.T, file string) *routeeval.Router {
+func compile(t *testing.T, path string) *routeeval.Router {
 	t.Helper()
-	objs, err := source.LoadPaths(file)
+	res, router := buildAndCompile(t, path)
+	for _, d := range res.Diagnostics {
+		t.Logf("diagnostic: %s", d)
+	}
+	return router
+}
+
+// buildAndCompile builds a file or directory and compiles its RouteConfiguration for the evaluator.
+func buildAndCompile(t *testing.T, path string) (*Result, *routeeval.Router) {
+	t.Helper()
+	objs, err := source.LoadPaths(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,14 +104,11 @@ func compile(t *testing.T, file string) *routeeval.Router {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range res.Diagnostics {
-		t.Logf("diagnostic: %s", d)
-	}
 	router, err := routeeval.Compile(res.Resources.Routes[0])
 	if err != nil {
 		t.Fatalf("the route evaluator refuses kfgate's config: %v", err)
 	}
-	return router
+	return res, router
 }
 
 func req(method, host, path string) routeeval.Request {
