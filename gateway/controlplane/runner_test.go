@@ -42,9 +42,7 @@ func TestWatchPublishKeepLastGood(t *testing.T) {
 	file := filepath.Join(dir, "app.yaml")
 	write := func(prefix string) {
 		t.Helper()
-		if err := os.WriteFile(file, []byte(strings.Replace(svcTemplate, "PREFIX", prefix, 1)), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeAtomically(t, file, strings.Replace(svcTemplate, "PREFIX", prefix, 1))
 	}
 	write("/one/")
 	reg := prometheus.NewRegistry()
@@ -128,4 +126,16 @@ func hasDiag(st *diagnostics.State, reason string) bool {
 		}
 	}
 	return false
+}
+
+// writeAtomically replaces a file in one rename, so the watcher never reads it half-written.
+func writeAtomically(t *testing.T, file, content string) {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), filepath.Base(file))
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/test/xdsclient"
+
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,7 +67,7 @@ func startEnv(t *testing.T, opts Options) *testEnv {
 // stop cancels Serve and waits (bounded) for it to return.
 func (e *testEnv) stop() error {
 	e.cancel()
-	timer := time.NewTimer(waitTimeout)
+	timer := time.NewTimer(xdsclient.WaitTimeout)
 	defer timer.Stop()
 	select {
 	case err := <-e.served:
@@ -136,12 +138,12 @@ func hasLabels(got []*dto.LabelPair, want []string) bool {
 	return true
 }
 
-// eventually polls cond until it holds, failing after waitTimeout. Used only
+// eventually polls cond until it holds, failing after xdsclient.WaitTimeout. Used only
 // for counters updated on the server side of a stream, which the client
 // cannot otherwise observe.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(xdsclient.WaitTimeout)
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/test/xdsclient"
+
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -26,8 +28,8 @@ func TestInvalidOrInconsistentPublishIsRejected(t *testing.T) {
 	e := startEnv(t, Options{})
 	s := defaultSpec()
 	v1 := e.publish(t, build(t, s))
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
-	sotw.await(e.typeVersions())
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
+	sotw.Await(e.typeVersions())
 
 	cases := []struct {
 		name   string
@@ -91,7 +93,7 @@ func TestInvalidOrInconsistentPublishIsRejected(t *testing.T) {
 	// first valid change.
 	s.port = 9090
 	e.publish(t, build(t, s))
-	if resp := sotw.next(); resp.GetTypeUrl() != resourcev3.EndpointType {
+	if resp := sotw.Next(); resp.GetTypeUrl() != resourcev3.EndpointType {
 		t.Fatalf("after failed publishes the client got %s, want the EDS change", kindOf(resp.GetTypeUrl()))
 	}
 }
@@ -100,8 +102,8 @@ func TestIdenticalContentIsANoOp(t *testing.T) {
 	e := startEnv(t, Options{})
 	s := defaultSpec()
 	v1 := e.publish(t, build(t, s))
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
-	sotw.await(e.typeVersions())
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
+	sotw.Await(e.typeVersions())
 	before := e.srv.Stats()
 
 	// Freshly built, equal content.
@@ -113,7 +115,7 @@ func TestIdenticalContentIsANoOp(t *testing.T) {
 	}
 	s.port = 9090
 	e.publish(t, build(t, s))
-	if resp := sotw.next(); resp.GetTypeUrl() != resourcev3.EndpointType {
+	if resp := sotw.Next(); resp.GetTypeUrl() != resourcev3.EndpointType {
 		t.Fatalf("client got %s, want only the later EDS change", kindOf(resp.GetTypeUrl()))
 	}
 }
@@ -176,10 +178,10 @@ func TestLargeRouteConfigurationIsDelivered(t *testing.T) {
 	e := startEnv(t, Options{})
 	s := defaultSpec()
 	e.publish(t, build(t, s))
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
-	delta := newDeltaClient(t, e.conn, "envoy-delta")
-	sotw.await(e.typeVersions())
-	delta.await(e.typeVersions())
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
+	delta := xdsclient.NewDelta(t, e.conn, "envoy-delta")
+	sotw.Await(e.typeVersions())
+	delta.Await(e.typeVersions())
 
 	const services, mappings = 10000, 2
 	r := build(t, s)
@@ -190,9 +192,9 @@ func TestLargeRouteConfigurationIsDelivered(t *testing.T) {
 	e.publish(t, r)
 	published := time.Since(start)
 	want := map[string]string{resourcev3.RouteType: e.srv.TypeVersion(resourcev3.RouteType)}
-	got := sotw.await(want)[resourcev3.RouteType]
+	got := sotw.Await(want)[resourcev3.RouteType]
 	sotwDone := time.Since(start)
-	delta.await(want)
+	delta.Await(want)
 	deltaDone := time.Since(start)
 
 	var rc routev3.RouteConfiguration

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/test/xdsclient"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -22,7 +25,7 @@ func TestInitialSnapshotReachesSotWAndDeltaClients(t *testing.T) {
 	}
 
 	// The SotW client connects first and waits; the Delta client joins late.
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
 	v := e.publish(t, build(t, defaultSpec()))
 	if !e.srv.Ready() || e.srv.Version() != v {
 		t.Fatalf("after Publish: Ready=%v Version=%q, want true and %q", e.srv.Ready(), e.srv.Version(), v)
@@ -31,7 +34,7 @@ func TestInitialSnapshotReachesSotWAndDeltaClients(t *testing.T) {
 		t.Fatalf("health after Publish = %v, want SERVING", got)
 	}
 
-	got := sotw.await(e.typeVersions())
+	got := sotw.Await(e.typeVersions())
 	for typ, n := range map[string]int{
 		resourcev3.ClusterType: 2, resourcev3.EndpointType: 2, resourcev3.ListenerType: 1, resourcev3.RouteType: 1,
 	} {
@@ -40,9 +43,9 @@ func TestInitialSnapshotReachesSotWAndDeltaClients(t *testing.T) {
 		}
 	}
 
-	delta := newDeltaClient(t, e.conn, "envoy-delta")
-	delta.await(e.typeVersions())
-	if n := len(delta.snapshot(resourcev3.EndpointType)); n != 2 {
+	delta := xdsclient.NewDelta(t, e.conn, "envoy-delta")
+	delta.Await(e.typeVersions())
+	if n := len(delta.Snapshot(resourcev3.EndpointType)); n != 2 {
 		t.Errorf("delta holds %d ClusterLoadAssignments, want 2", n)
 	}
 
@@ -71,10 +74,10 @@ func TestChangedContentIsPushedOnlyForChangedType(t *testing.T) {
 	e := startEnv(t, Options{})
 	s := defaultSpec()
 	v1 := e.publish(t, build(t, s))
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
-	delta := newDeltaClient(t, e.conn, "envoy-delta")
-	sotw.await(e.typeVersions())
-	delta.await(e.typeVersions())
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
+	delta := xdsclient.NewDelta(t, e.conn, "envoy-delta")
+	sotw.Await(e.typeVersions())
+	delta.Await(e.typeVersions())
 
 	before := e.typeVersions()
 	s.port = 9090
@@ -90,7 +93,7 @@ func TestChangedContentIsPushedOnlyForChangedType(t *testing.T) {
 	}
 
 	// The very next response must be the new EDS: nothing else was re-sent.
-	resp := sotw.next()
+	resp := sotw.Next()
 	if resp.GetTypeUrl() != resourcev3.EndpointType || resp.GetVersionInfo() != after[resourcev3.EndpointType] {
 		t.Fatalf("sotw got %s@%s, want EDS@%s", kindOf(resp.GetTypeUrl()), resp.GetVersionInfo(), after[resourcev3.EndpointType])
 	}
@@ -104,7 +107,7 @@ func TestChangedContentIsPushedOnlyForChangedType(t *testing.T) {
 			t.Errorf("CLA %s port %d, want 9090", cla.GetClusterName(), port)
 		}
 	}
-	dresp := delta.next()
+	dresp := delta.Next()
 	if dresp.GetTypeUrl() != resourcev3.EndpointType || len(dresp.GetResources()) != 2 {
 		t.Fatalf("delta got %s with %d resources, want EDS with 2", kindOf(dresp.GetTypeUrl()), len(dresp.GetResources()))
 	}
@@ -112,10 +115,10 @@ func TestChangedContentIsPushedOnlyForChangedType(t *testing.T) {
 	// A route change likewise arrives alone.
 	s.tag = "v2"
 	e.publish(t, build(t, s))
-	if resp := sotw.next(); resp.GetTypeUrl() != resourcev3.RouteType {
+	if resp := sotw.Next(); resp.GetTypeUrl() != resourcev3.RouteType {
 		t.Fatalf("sotw got %s, want RDS", kindOf(resp.GetTypeUrl()))
 	}
-	if dresp := delta.next(); dresp.GetTypeUrl() != resourcev3.RouteType {
+	if dresp := delta.Next(); dresp.GetTypeUrl() != resourcev3.RouteType {
 		t.Fatalf("delta got %s, want RDS", kindOf(dresp.GetTypeUrl()))
 	}
 }
@@ -124,18 +127,18 @@ func TestNACKIsCountedLoggedAndServingContinues(t *testing.T) {
 	e := startEnv(t, Options{})
 	s := defaultSpec()
 	e.publish(t, build(t, s))
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
-	delta := newDeltaClient(t, e.conn, "envoy-delta")
-	sotw.await(e.typeVersions())
-	delta.await(e.typeVersions())
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
+	delta := xdsclient.NewDelta(t, e.conn, "envoy-delta")
+	sotw.Await(e.typeVersions())
+	delta.Await(e.typeVersions())
 
-	sotw.nackNext(resourcev3.RouteType, "route rejected by sotw client")
-	delta.nackNext(resourcev3.RouteType, "route rejected by delta client")
+	sotw.NackNext(resourcev3.RouteType, "route rejected by sotw client")
+	delta.NackNext(resourcev3.RouteType, "route rejected by delta client")
 	s.tag = "v2"
 	e.publish(t, build(t, s))
 	rejected := e.srv.TypeVersion(resourcev3.RouteType)
-	sotw.await(map[string]string{resourcev3.RouteType: rejected})
-	delta.await(map[string]string{resourcev3.RouteType: rejected})
+	sotw.Await(map[string]string{resourcev3.RouteType: rejected})
+	delta.Await(map[string]string{resourcev3.RouteType: rejected})
 
 	eventually(t, "2 NACKs", func() bool { return e.srv.Stats().Nacks == 2 })
 	if n := e.metric(t, "kfgate_xds_nacks_total", "type", "rds"); n != 2 {
@@ -153,10 +156,10 @@ func TestNACKIsCountedLoggedAndServingContinues(t *testing.T) {
 	// each stream is the endpoint change published after the NACK.
 	s.port = 9090
 	e.publish(t, build(t, s))
-	if resp := sotw.next(); resp.GetTypeUrl() != resourcev3.EndpointType {
+	if resp := sotw.Next(); resp.GetTypeUrl() != resourcev3.EndpointType {
 		t.Fatalf("after NACK sotw got %s, want EDS (no RDS resend)", kindOf(resp.GetTypeUrl()))
 	}
-	if resp := delta.next(); resp.GetTypeUrl() != resourcev3.EndpointType {
+	if resp := delta.Next(); resp.GetTypeUrl() != resourcev3.EndpointType {
 		t.Fatalf("after NACK delta got %s, want EDS (no RDS resend)", kindOf(resp.GetTypeUrl()))
 	}
 
@@ -165,8 +168,8 @@ func TestNACKIsCountedLoggedAndServingContinues(t *testing.T) {
 	s.tag = "v3"
 	e.publish(t, build(t, s))
 	fixed := e.srv.TypeVersion(resourcev3.RouteType)
-	sotw.await(map[string]string{resourcev3.RouteType: fixed})
-	delta.await(map[string]string{resourcev3.RouteType: fixed})
+	sotw.Await(map[string]string{resourcev3.RouteType: fixed})
+	delta.Await(map[string]string{resourcev3.RouteType: fixed})
 	eventually(t, "ACKs of the fixed routes", func() bool { return e.srv.Stats().Acks >= acks+2 })
 	if n := e.srv.Stats().Nacks; n != 2 {
 		t.Errorf("NACKs = %d, want still 2", n)
@@ -176,13 +179,15 @@ func TestNACKIsCountedLoggedAndServingContinues(t *testing.T) {
 func TestServeStopsPromptlyWithConnectedClients(t *testing.T) {
 	e := startEnv(t, Options{})
 	e.publish(t, build(t, defaultSpec()))
-	sotw := newSotwClient(t, e.conn, "envoy-sotw")
-	sotw.await(e.typeVersions())
+	sotw := xdsclient.NewSotW(t, e.conn, "envoy-sotw")
+	sotw.Await(e.typeVersions())
 	if err := e.stop(); err != nil {
 		t.Fatalf("Serve returned %v after cancel, want nil", err)
 	}
-	for range sotw.out {
-		// Drain until the stream ends; a hang fails via the test timeout.
+	select {
+	case <-sotw.Done():
+	case <-time.After(xdsclient.WaitTimeout):
+		t.Fatal("the stream did not end after Serve stopped")
 	}
 	if n := e.srv.Stats().ConnectedStreams; n != 0 {
 		t.Errorf("connected streams after stop = %d, want 0", n)
@@ -192,7 +197,7 @@ func TestServeStopsPromptlyWithConnectedClients(t *testing.T) {
 func TestIndividualCDSService(t *testing.T) {
 	e := startEnv(t, Options{})
 	e.publish(t, build(t, defaultSpec()))
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), xdsclient.WaitTimeout)
 	defer cancel()
 	stream, err := clusterservice.NewClusterDiscoveryServiceClient(e.conn).StreamClusters(ctx)
 	if err != nil {
@@ -213,7 +218,7 @@ func TestIndividualCDSService(t *testing.T) {
 
 func (e *testEnv) health(t *testing.T) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), xdsclient.WaitTimeout)
 	defer cancel()
 	resp, err := healthpb.NewHealthClient(e.conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {

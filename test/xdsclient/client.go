@@ -1,4 +1,8 @@
-package server
+// Package xdsclient is an ADS client that behaves like Envoy, for tests: on a State-of-the-World or a
+// Delta stream it subscribes to CDS and LDS (wildcard), follows them with EDS and RDS requests for
+// the names they reference, and ACKs every response, or NACKs one on request. Tests assert on what it
+// received and wait on versions, never on time.
+package xdsclient
 
 import (
 	"context"
@@ -21,17 +25,18 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// waitTimeout bounds every wait in these tests; generous for -race.
-const waitTimeout = 20 * time.Second
+// WaitTimeout bounds every wait in these tests; generous for -race.
+const WaitTimeout = 20 * time.Second
 
-// sotwClient behaves like Envoy on an ADS SotW stream: it subscribes to CDS
+// SotW behaves like Envoy on an ADS SotW stream: it subscribes to CDS
 // and LDS (wildcard), follows them with EDS and RDS requests for the names
 // they reference, and ACKs every response (or NACKs one on request).
-type sotwClient struct {
-	t      *testing.T
+type SotW struct {
+	t      testing.TB
 	stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
 	node   *corev3.Node
 	out    chan *discoveryv3.DiscoveryResponse
+	done   chan struct{}
 
 	sendMu sync.Mutex
 	mu     sync.Mutex
@@ -41,7 +46,8 @@ type sotwClient struct {
 	nack   map[string]string   // type -> error to NACK its next response with
 }
 
-func newSotwClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *sotwClient {
+// NewSotW opens a SotW ADS stream on conn as node nodeID and subscribes like Envoy.
+func NewSotW(t testing.TB, conn *grpc.ClientConn, nodeID string) *SotW {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -49,9 +55,9 @@ func newSotwClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *sotwClie
 	if err != nil {
 		t.Fatalf("opening ADS stream: %v", err)
 	}
-	c := &sotwClient{
+	c := &SotW{
 		t: t, stream: stream, node: &corev3.Node{Id: nodeID, Cluster: "kfgate-test"},
-		out:   make(chan *discoveryv3.DiscoveryResponse, 64),
+		out: make(chan *discoveryv3.DiscoveryResponse, 64), done: make(chan struct{}),
 		names: map[string][]string{}, nonce: map[string]string{}, acked: map[string]string{}, nack: map[string]string{},
 	}
 	// Envoy starts with the wildcard types; EDS and RDS follow their contents.
@@ -61,7 +67,7 @@ func newSotwClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *sotwClie
 	return c
 }
 
-func (c *sotwClient) send(req *discoveryv3.DiscoveryRequest) {
+func (c *SotW) send(req *discoveryv3.DiscoveryRequest) {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	// io.EOF means the server ended the stream; Recv reports why.
@@ -70,14 +76,15 @@ func (c *sotwClient) send(req *discoveryv3.DiscoveryRequest) {
 	}
 }
 
-// nackNext makes the client reject the next response of typeURL.
-func (c *sotwClient) nackNext(typeURL, msg string) {
+// NackNext makes the client reject the next response of typeURL.
+func (c *SotW) NackNext(typeURL, msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nack[typeURL] = msg
 }
 
-func (c *sotwClient) recvLoop() {
+func (c *SotW) recvLoop() {
+	defer close(c.done)
 	defer close(c.out)
 	for {
 		resp, err := c.stream.Recv()
@@ -90,7 +97,7 @@ func (c *sotwClient) recvLoop() {
 }
 
 // answer ACKs or NACKs resp, then subscribes to whatever it references.
-func (c *sotwClient) answer(resp *discoveryv3.DiscoveryResponse) {
+func (c *SotW) answer(resp *discoveryv3.DiscoveryResponse) {
 	typ := resp.GetTypeUrl()
 	c.mu.Lock()
 	c.nonce[typ] = resp.GetNonce()
@@ -108,15 +115,15 @@ func (c *sotwClient) answer(resp *discoveryv3.DiscoveryResponse) {
 
 	switch typ {
 	case resourcev3.ClusterType:
-		c.follow(resourcev3.EndpointType, edsNames(c.t, resp.GetResources()))
+		c.follow(resourcev3.EndpointType, EDSNames(c.t, resp.GetResources()))
 	case resourcev3.ListenerType:
-		c.follow(resourcev3.RouteType, rdsNames(c.t, resp.GetResources()))
+		c.follow(resourcev3.RouteType, RDSNames(c.t, resp.GetResources()))
 	}
 }
 
 // follow (re)subscribes typeURL to names when they changed, carrying the
 // type's latest version and nonce as Envoy does.
-func (c *sotwClient) follow(typeURL string, names []string) {
+func (c *SotW) follow(typeURL string, names []string) {
 	c.mu.Lock()
 	if old, ok := c.names[typeURL]; ok && slices.Equal(old, names) {
 		c.mu.Unlock()
@@ -130,10 +137,13 @@ func (c *sotwClient) follow(typeURL string, names []string) {
 	c.send(req)
 }
 
-// next returns the next response, failing the test after waitTimeout.
-func (c *sotwClient) next() *discoveryv3.DiscoveryResponse {
+// Done is closed when the stream has ended.
+func (c *SotW) Done() <-chan struct{} { return c.done }
+
+// Next returns the next response, failing the test after WaitTimeout.
+func (c *SotW) Next() *discoveryv3.DiscoveryResponse {
 	c.t.Helper()
-	timer := time.NewTimer(waitTimeout)
+	timer := time.NewTimer(WaitTimeout)
 	defer timer.Stop()
 	select {
 	case resp, ok := <-c.out:
@@ -147,12 +157,12 @@ func (c *sotwClient) next() *discoveryv3.DiscoveryResponse {
 	return nil
 }
 
-// await reads responses until each type in want arrived with its version.
-func (c *sotwClient) await(want map[string]string) map[string]*discoveryv3.DiscoveryResponse {
+// Await reads responses until each type in want arrived with its version.
+func (c *SotW) Await(want map[string]string) map[string]*discoveryv3.DiscoveryResponse {
 	c.t.Helper()
 	got := map[string]*discoveryv3.DiscoveryResponse{}
 	for len(got) < len(want) {
-		resp := c.next()
+		resp := c.Next()
 		if v, ok := want[resp.GetTypeUrl()]; ok && v == resp.GetVersionInfo() {
 			got[resp.GetTypeUrl()] = resp
 		}
@@ -160,10 +170,10 @@ func (c *sotwClient) await(want map[string]string) map[string]*discoveryv3.Disco
 	return got
 }
 
-// deltaClient behaves like Envoy on an ADS Delta stream: wildcard CDS and
+// Delta behaves like Envoy on an ADS Delta stream: wildcard CDS and
 // LDS, EDS and RDS subscriptions following their contents, ACK by nonce.
-type deltaClient struct {
-	t      *testing.T
+type Delta struct {
+	t      testing.TB
 	stream grpc.BidiStreamingClient[discoveryv3.DeltaDiscoveryRequest, discoveryv3.DeltaDiscoveryResponse]
 	out    chan *discoveryv3.DeltaDiscoveryResponse
 
@@ -174,7 +184,8 @@ type deltaClient struct {
 	nack   map[string]string
 }
 
-func newDeltaClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *deltaClient {
+// NewDelta opens a Delta ADS stream on conn as node nodeID and subscribes like Envoy.
+func NewDelta(t testing.TB, conn *grpc.ClientConn, nodeID string) *Delta {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -182,7 +193,7 @@ func newDeltaClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *deltaCl
 	if err != nil {
 		t.Fatalf("opening delta ADS stream: %v", err)
 	}
-	c := &deltaClient{
+	c := &Delta{
 		t: t, stream: stream, out: make(chan *discoveryv3.DeltaDiscoveryResponse, 64),
 		state: map[string]map[string]*anypb.Any{}, subs: map[string][]string{}, nack: map[string]string{},
 	}
@@ -194,7 +205,7 @@ func newDeltaClient(t *testing.T, conn *grpc.ClientConn, nodeID string) *deltaCl
 	return c
 }
 
-func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) {
+func (c *Delta) send(req *discoveryv3.DeltaDiscoveryRequest) {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if err := c.stream.Send(req); err != nil && !errors.Is(err, io.EOF) && c.stream.Context().Err() == nil {
@@ -202,13 +213,14 @@ func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) {
 	}
 }
 
-func (c *deltaClient) nackNext(typeURL, msg string) {
+// NackNext makes the client reject the next response of typeURL.
+func (c *Delta) NackNext(typeURL, msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nack[typeURL] = msg
 }
 
-func (c *deltaClient) recvLoop() {
+func (c *Delta) recvLoop() {
 	defer close(c.out)
 	for {
 		resp, err := c.stream.Recv()
@@ -220,7 +232,7 @@ func (c *deltaClient) recvLoop() {
 	}
 }
 
-func (c *deltaClient) answer(resp *discoveryv3.DeltaDiscoveryResponse) {
+func (c *Delta) answer(resp *discoveryv3.DeltaDiscoveryResponse) {
 	typ := resp.GetTypeUrl()
 	req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce()}
 	c.mu.Lock()
@@ -236,14 +248,14 @@ func (c *deltaClient) answer(resp *discoveryv3.DeltaDiscoveryResponse) {
 
 	switch typ {
 	case resourcev3.ClusterType:
-		c.follow(resourcev3.EndpointType, edsNames(c.t, all))
+		c.follow(resourcev3.EndpointType, EDSNames(c.t, all))
 	case resourcev3.ListenerType:
-		c.follow(resourcev3.RouteType, rdsNames(c.t, all))
+		c.follow(resourcev3.RouteType, RDSNames(c.t, all))
 	}
 }
 
 // apply merges an accepted response into the client's state; c.mu held.
-func (c *deltaClient) apply(resp *discoveryv3.DeltaDiscoveryResponse) {
+func (c *Delta) apply(resp *discoveryv3.DeltaDiscoveryResponse) {
 	m := c.state[resp.GetTypeUrl()]
 	if m == nil {
 		m = map[string]*anypb.Any{}
@@ -258,7 +270,7 @@ func (c *deltaClient) apply(resp *discoveryv3.DeltaDiscoveryResponse) {
 }
 
 // resources lists the client's resources of a type sorted by name; c.mu held.
-func (c *deltaClient) resources(typeURL string) []*anypb.Any {
+func (c *Delta) resources(typeURL string) []*anypb.Any {
 	m := c.state[typeURL]
 	names := make([]string, 0, len(m))
 	for n := range m {
@@ -273,7 +285,7 @@ func (c *deltaClient) resources(typeURL string) []*anypb.Any {
 }
 
 // follow subscribes to names not yet subscribed and drops the rest.
-func (c *deltaClient) follow(typeURL string, names []string) {
+func (c *Delta) follow(typeURL string, names []string) {
 	c.mu.Lock()
 	old := c.subs[typeURL]
 	c.subs[typeURL] = names
@@ -294,8 +306,8 @@ func (c *deltaClient) follow(typeURL string, names []string) {
 	}
 }
 
-// snapshot returns a copy of the client's resources of one type.
-func (c *deltaClient) snapshot(typeURL string) map[string]*anypb.Any {
+// Snapshot returns a copy of the client's resources of one type.
+func (c *Delta) Snapshot(typeURL string) map[string]*anypb.Any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[string]*anypb.Any{}
@@ -305,9 +317,10 @@ func (c *deltaClient) snapshot(typeURL string) map[string]*anypb.Any {
 	return out
 }
 
-func (c *deltaClient) next() *discoveryv3.DeltaDiscoveryResponse {
+// Next returns the next response, failing the test after WaitTimeout.
+func (c *Delta) Next() *discoveryv3.DeltaDiscoveryResponse {
 	c.t.Helper()
-	timer := time.NewTimer(waitTimeout)
+	timer := time.NewTimer(WaitTimeout)
 	defer timer.Stop()
 	select {
 	case resp, ok := <-c.out:
@@ -321,21 +334,21 @@ func (c *deltaClient) next() *discoveryv3.DeltaDiscoveryResponse {
 	return nil
 }
 
-// await reads responses until each type in want arrived with its version.
-func (c *deltaClient) await(want map[string]string) {
+// Await reads responses until each type in want arrived with its version.
+func (c *Delta) Await(want map[string]string) {
 	c.t.Helper()
 	got := map[string]bool{}
 	for len(got) < len(want) {
-		resp := c.next()
+		resp := c.Next()
 		if v, ok := want[resp.GetTypeUrl()]; ok && v == resp.GetSystemVersionInfo() {
 			got[resp.GetTypeUrl()] = true
 		}
 	}
 }
 
-// edsNames lists the ClusterLoadAssignments EDS clusters need, as Envoy
+// EDSNames lists the ClusterLoadAssignments EDS clusters need, as Envoy
 // would request them.
-func edsNames(t *testing.T, resources []*anypb.Any) []string {
+func EDSNames(t testing.TB, resources []*anypb.Any) []string {
 	var names []string
 	for _, a := range resources {
 		var c clusterv3.Cluster
@@ -356,8 +369,8 @@ func edsNames(t *testing.T, resources []*anypb.Any) []string {
 	return names
 }
 
-// rdsNames lists the RouteConfigurations listeners' HCMs use over RDS.
-func rdsNames(t *testing.T, resources []*anypb.Any) []string {
+// RDSNames lists the RouteConfigurations listeners' HCMs use over RDS.
+func RDSNames(t testing.TB, resources []*anypb.Any) []string {
 	var names []string
 	for _, a := range resources {
 		var l listenerv3.Listener
