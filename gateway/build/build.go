@@ -176,7 +176,8 @@ func cacheKey(t source.Text) [32]byte {
 		s.Kind, s.Namespace, s.Name, s.UID, s.Key, s.File, s.Line, s.Created.UnixNano(), t.Body))
 }
 
-// sortDiagnostics orders diagnostics by where they are, so that output is stable and reads top-down.
+// sortDiagnostics orders diagnostics by where they are, so that output is stable and reads top-down;
+// the order is total, so it does not depend on the order in which the pipeline found them.
 func sortDiagnostics(ds []mapping.Diagnostic) {
 	slices.SortStableFunc(ds, func(a, b mapping.Diagnostic) int {
 		return cmp.Or(
@@ -185,6 +186,9 @@ func sortDiagnostics(ds []mapping.Diagnostic) {
 			cmp.Compare(a.Source.Name, b.Source.Name),
 			cmp.Compare(a.Source.Key, b.Source.Key),
 			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.DocName, b.DocName),
+			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Message, b.Message),
 		)
 	})
 }

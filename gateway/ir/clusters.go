@@ -57,7 +57,11 @@ func (r *resolver) cluster(doc mapping.Document, ref mapping.ServiceRef, o clust
 	if existing, ok := r.clusters[c.Name]; ok {
 		return existing
 	}
+	if ref.Name != "" {
+		c.service = Key(ref.Namespace, ref.Name)
+	}
 	r.clusters[c.Name] = c
+	r.created = append(r.created, c.Name)
 	return c
 }
 
@@ -126,31 +130,4 @@ func clusterName(base string, c *Cluster, o clusterOptions) string {
 		name += "/" + hex.EncodeToString(sum[:4])
 	}
 	return name
-}
-
-// referencedClusters lists, sorted by name, the clusters that routes, mirrors and the auth filter use:
-// Mappings that lost a conflict leave nothing behind.
-func (r *resolver) referencedClusters(cfg *Config) []*Cluster {
-	used := map[string]bool{}
-	if cfg.Listener.Auth != nil {
-		used[cfg.Listener.Auth.Cluster] = true
-	}
-	for _, vh := range cfg.VirtualHosts {
-		for _, rt := range vh.Routes {
-			for _, c := range rt.Clusters {
-				used[c.Cluster] = true
-			}
-			if rt.Mirror != nil {
-				used[rt.Mirror.Cluster] = true
-			}
-		}
-	}
-	out := make([]*Cluster, 0, len(used))
-	for name, c := range r.clusters {
-		if used[name] {
-			out = append(out, c)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }

@@ -74,6 +74,9 @@ func compareAge(a, b *mapping.Document) int {
 	if c := cmp.Compare(keyRank(a.Source.Key), keyRank(b.Source.Key)); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(a.Source.Line, b.Source.Line); c != 0 {
+		return c
+	}
 	return cmp.Compare(a.Index, b.Index)
 }
 

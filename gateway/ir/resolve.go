@@ -7,30 +7,6 @@ import (
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
-// Resolve turns valid documents into a route table. Problems that only appear when documents meet
-// (duplicates, collisions, weights over 100, unknown Service ports) are returned as diagnostics on
-// the document that loses; everything else keeps working.
-func Resolve(in Input) (*Config, []mapping.Diagnostic) {
-	r := &resolver{in: in, clusters: map[string]*Cluster{}, namespaces: map[string]bool{}}
-	if r.in.Options.ClusterDomain == "" {
-		r.in.Options.ClusterDomain = "cluster.local"
-	}
-	if r.in.Options.ListenerPort == 0 {
-		r.in.Options.ListenerPort = 8080
-	}
-	for _, s := range in.Services {
-		r.namespaces[s.Namespace] = true
-	}
-	docs := sortDocuments(in.Documents)
-	mappings := r.pickSingletons(docs)
-	cfg := &Config{Listener: r.listener()}
-	routes := r.routes(mappings)
-	cfg.VirtualHosts = r.virtualHosts(routes)
-	cfg.Listener.CORS = usesCORS(cfg.VirtualHosts)
-	cfg.Clusters = r.referencedClusters(cfg)
-	return cfg, r.diags
-}
-
 type resolver struct {
 	in         Input
 	diags      []mapping.Diagnostic
@@ -38,6 +14,7 @@ type resolver struct {
 	auth       *Auth
 	clusters   map[string]*Cluster
 	namespaces map[string]bool
+	created    []string // clusters made since the caller last cleared it
 }
 
 func (r *resolver) report(doc mapping.Document, sev mapping.Severity, reason, field, format string, args ...any) {
@@ -47,24 +24,11 @@ func (r *resolver) report(doc mapping.Document, sev mapping.Severity, reason, fi
 	})
 }
 
-// pickSingletons keeps the oldest Module and AuthService, rejects duplicate Mapping names within a
-// namespace (oldest wins) and returns the surviving Mappings in age order.
-func (r *resolver) pickSingletons(docs []*mapping.Document) []*mapping.Document {
-	var mappings []*mapping.Document
-	seen := make(map[string]*mapping.Document, len(docs))
-	var module, auth *mapping.Document
+// singletons picks the global Module (named ambassador or kfgate) and the AuthService among name
+// winners sorted by age: the oldest wins, the others are reported.
+func (r *resolver) singletons(docs []*mapping.Document) (module, auth *mapping.Document) {
 	for _, d := range docs {
-		key := d.Kind + "/" + d.Namespace + "/" + d.Name
-		if first, dup := seen[key]; dup {
-			r.report(*d, mapping.SeverityError, mapping.ReasonDuplicate, "name",
-				"another %s named %q in namespace %q already exists in %s (the older one wins); rename this one",
-				d.Kind, d.Name, d.Namespace, first.Source.Object())
-			continue
-		}
-		seen[key] = d
 		switch d.Kind {
-		case mapping.KindMapping:
-			mappings = append(mappings, d)
 		case mapping.KindModule:
 			if d.Name != "ambassador" && d.Name != "kfgate" {
 				r.report(*d, mapping.SeverityWarning, mapping.ReasonUnsupported, "name",
@@ -85,7 +49,7 @@ func (r *resolver) pickSingletons(docs []*mapping.Document) []*mapping.Document 
 	} else if r.in.AuthDeclared {
 		r.auth = r.failClosedAuth()
 	}
-	return mappings
+	return module, auth
 }
 
 func (r *resolver) single(kept, d *mapping.Document) *mapping.Document {
@@ -150,15 +114,4 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
-}
-
-func usesCORS(vhosts []*VirtualHost) bool {
-	for _, vh := range vhosts {
-		for _, rt := range vh.Routes {
-			if rt.CORS != nil {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -15,9 +15,9 @@ import (
 // candidate is a valid Mapping on its way to becoming routes.
 type candidate struct {
 	doc   mapping.Document
+	first *mapping.Document // the document itself, for age comparisons
 	m     *mapping.Mapping
 	route *Route
-	ord   int // age order
 }
 
 // entry is a route plus what it is sorted and placed by.
@@ -29,51 +29,14 @@ type entry struct {
 	headers    int
 	queries    int
 	prefix     string
-	ord, sub   int
-}
-
-func (r *resolver) routes(docs []*mapping.Document) []entry {
-	groups := make(map[string][]*candidate, len(docs))
-	var order []string
-	for i, dp := range docs {
-		d := *dp
-		if !r.checkRegexSizes(d) {
-			continue
-		}
-		rt := r.buildRoute(d)
-		if rt == nil {
-			continue
-		}
-		c := &candidate{doc: d, m: d.Mapping, route: rt, ord: i}
-		key := groupKey(d.Mapping)
-		if _, ok := groups[key]; !ok {
-			order = append(order, key)
-		}
-		groups[key] = append(groups[key], c)
-	}
-	var entries []entry
-	for _, key := range order {
-		g := groups[key]
-		for sub, rt := range r.resolveGroup(g) {
-			entries = append(entries, newEntry(g[0], rt, sub))
-		}
-	}
-	slices.SortStableFunc(entries, func(a, b entry) int {
-		if entryLess(a, b) {
-			return -1
-		}
-		if entryLess(b, a) {
-			return 1
-		}
-		return 0
-	})
-	return entries
+	first      *mapping.Document // the group's oldest Mapping: ties go to the older group
+	sub        int
 }
 
 func newEntry(c *candidate, rt *Route, sub int) entry {
 	m := c.m
 	e := entry{route: rt, precedence: m.Precedence, prefixLen: len(m.Prefix), queries: len(m.Query),
-		prefix: m.Prefix, ord: c.ord, sub: sub, headers: len(m.Headers)}
+		prefix: m.Prefix, first: c.first, sub: sub, headers: len(m.Headers)}
 	if m.Method != "" {
 		e.headers++
 	}
@@ -100,8 +63,8 @@ func entryLess(a, b entry) bool {
 		return a.queries > b.queries
 	case a.prefix != b.prefix:
 		return a.prefix < b.prefix
-	case a.ord != b.ord:
-		return a.ord < b.ord
+	case a.first != b.first:
+		return compareAge(a.first, b.first) < 0
 	default:
 		return a.sub < b.sub
 	}

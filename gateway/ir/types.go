@@ -85,6 +85,9 @@ type Route struct {
 
 	// Auth is set when an AuthService exists: ext_authz per-route settings.
 	Auth *RouteAuth `json:"auth,omitempty"`
+
+	// Translated caches the translator's output for this route; the IR is immutable once built.
+	Translated any `json:"-"`
 }
 
 // Match is a route's match criteria.
@@ -150,6 +153,10 @@ type Cluster struct {
 	LBPolicy       string                   `json:"lbPolicy,omitempty"`
 	CircuitBreaker []mapping.CircuitBreaker `json:"circuitBreakers,omitempty"`
 	Endpoints      []Endpoint               `json:"endpoints,omitempty"`
+
+	service string // "namespace/name" of the Service it was made from, if any
+	// Translated caches the translator's output for this cluster; the IR is immutable once built.
+	Translated any `json:"-"`
 }
 
 // Endpoint is one ready address of an EDS cluster.

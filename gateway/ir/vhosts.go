@@ -1,7 +1,8 @@
 package ir
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -11,32 +12,32 @@ const WildcardHost = "*"
 // virtualHosts places the ordered routes: one virtual host per distinct `host`, plus `*`. Envoy picks
 // exactly one virtual host per request, so routes without a host (and host_regex routes, which match
 // :authority themselves) are placed in every virtual host, in the global order.
-func (r *resolver) virtualHosts(entries []entry) []*VirtualHost {
-	hosts := map[string]bool{}
-	for _, e := range entries {
-		if e.host != "" {
-			hosts[e.host] = true
-		}
+func (s *State) virtualHosts() []*VirtualHost {
+	if s.vhosts != nil {
+		return s.vhosts
 	}
-	names := make([]string, 0, len(hosts))
-	for h := range hosts {
-		names = append(names, h)
-	}
-	sort.Strings(names)
-	out := []*VirtualHost{r.vhost(WildcardHost, []string{WildcardHost}, entries, "")}
+	names := slices.Sorted(maps.Keys(s.hosts))
+	hosts := make(map[string]bool, len(names))
 	for _, h := range names {
-		out = append(out, r.vhost(h, domains(h, hosts), entries, h))
+		hosts[h] = true
 	}
-	return out
+	s.vhosts = []*VirtualHost{s.vhost(WildcardHost, []string{WildcardHost}, "")}
+	for _, h := range names {
+		s.vhosts = append(s.vhosts, s.vhost(h, domains(h, hosts), h))
+	}
+	return s.vhosts
 }
 
-func (r *resolver) vhost(name string, domains []string, entries []entry, host string) *VirtualHost {
+func (s *State) vhost(name string, domains []string, host string) *VirtualHost {
+	m := s.r.module
 	vh := &VirtualHost{Name: name, Domains: domains, Routes: []*Route{},
-		RequestHeadersToAdd: r.module.AddRequestHeaders, ResponseHeadersToAdd: r.module.AddResponseHeaders,
-		RequestHeadersToRemove: r.module.RemoveRequestHeaders, ResponseHeadersToRemove: r.module.RemoveResponseHeaders}
-	for _, e := range entries {
-		if e.host == "" || e.host == host {
-			vh.Routes = append(vh.Routes, e.route)
+		RequestHeadersToAdd: m.AddRequestHeaders, ResponseHeadersToAdd: m.AddResponseHeaders,
+		RequestHeadersToRemove: m.RemoveRequestHeaders, ResponseHeadersToRemove: m.RemoveResponseHeaders}
+	for _, g := range s.order {
+		for _, e := range g.entries {
+			if e.host == "" || e.host == host {
+				vh.Routes = append(vh.Routes, e.route)
+			}
 		}
 	}
 	return vh
