@@ -46,18 +46,8 @@ type ServicePort struct {
 // Key is the map key of a Service.
 func Key(namespace, name string) string { return namespace + "/" + name }
 
-// sortDocuments orders documents oldest source first, then by namespace/name, file, key and position:
-// the deterministic order in which duplicates and collisions are resolved. It sorts pointers, so the
-// large Document values are not moved around.
-func sortDocuments(docs []mapping.Document) []*mapping.Document {
-	out := make([]*mapping.Document, len(docs))
-	for i := range docs {
-		out[i] = &docs[i]
-	}
-	slices.SortStableFunc(out, compareAge)
-	return out
-}
-
+// compareAge orders documents oldest source first, then by namespace/name, file, key and position:
+// the deterministic order in which duplicates and collisions are resolved.
 func compareAge(a, b *mapping.Document) int {
 	if c := a.Source.Created.Compare(b.Source.Created); c != 0 {
 		return c

@@ -134,6 +134,7 @@ func (s *State) serviceChanged(key string) {
 	if s.touchesAuth(key) {
 		s.globalDirty = true
 	}
+	s.clusters = nil
 	for g := range s.byService[key] {
 		s.dirty[g] = struct{}{}
 		for _, name := range g.clusters {
@@ -307,6 +308,9 @@ func (s *State) resolveGroup(g *group) {
 		delete(s.diagGroups, g)
 	}
 	s.attach(g)
+	if len(s.r.created) > 0 {
+		s.clusters = nil // a cluster may have been rebuilt under a name already listed
+	}
 	for _, name := range s.r.created {
 		if s.refs[name] == 0 {
 			delete(s.r.clusters, name) // made for a Mapping that lost: not served, not kept

@@ -97,7 +97,10 @@ func stripComments(s string) string {
 	return b.String()
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLine = regexp.MustCompile(`line (\d+)`)
+	authKind = regexp.MustCompile(`(?m)^\s*kind:\s*["']?AuthService\b`)
+)
 
 func decodeChunk(r *reader, chunk Chunk, opts Options) (Document, bool) {
 	dec := yaml.NewDecoder(strings.NewReader(chunk.Text))
@@ -105,6 +108,10 @@ func decodeChunk(r *reader, chunk Chunk, opts Options) (Document, bool) {
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Document{}, false
+		}
+		if authKind.MatchString(chunk.Text) {
+			// Unparseable, but plainly meant as an AuthService: say so, so that kfgate fails closed.
+			r.base.DocKind = KindAuthService
 		}
 		r.syntaxError(err, chunk.Line)
 		return Document{}, false
