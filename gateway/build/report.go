@@ -6,7 +6,6 @@ import (
 
 	"github.com/kfgate/kfgate/gateway/ir"
 	"github.com/kfgate/kfgate/gateway/mapping"
-	"github.com/kfgate/kfgate/gateway/source"
 )
 
 // Report says, per source object, which documents it holds, the routes they became and every
@@ -50,7 +49,7 @@ type RouteReport struct {
 	Target      string `json:"target"`
 }
 
-func newReport(objs source.Objects, res *Result) *Report {
+func newReport(texts []*text, res *Result) *Report {
 	rep := &Report{Summary: res.Summary}
 	byObject := map[string]*ObjectReport{}
 	get := func(s mapping.Source) *ObjectReport {
@@ -62,11 +61,11 @@ func newReport(objs source.Objects, res *Result) *Report {
 		}
 		return o
 	}
-	for _, t := range objs.Texts {
-		get(t.Source)
+	for _, t := range texts {
+		get(t.src)
 	}
 	routes := routesByDocument(res.Config)
-	for _, d := range res.Documents {
+	for _, d := range res.Documents() {
 		key := d.Kind + "/" + d.Namespace + "/" + d.Name
 		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, Routes: routes[key]})
 	}
@@ -81,15 +80,10 @@ func newReport(objs source.Objects, res *Result) *Report {
 	return rep
 }
 
-// summarize counts what a build holds, cheaply enough to run on every build (for metrics).
-func summarize(objs source.Objects, res *Result) Summary {
-	var s Summary
-	objects := make(map[objectKey]bool, len(objs.Texts))
-	for _, t := range objs.Texts {
-		objects[objectKey{t.Source.Kind, t.Source.Namespace, t.Source.Name, t.Source.File}] = true
-	}
+// summarize counts what a build holds from running totals, cheaply enough for every build (metrics).
+func (e *Engine) summarize(res *Result) Summary {
+	s := Summary{Objects: len(e.objects), Mappings: e.mappings, Clusters: len(res.Config.Clusters)}
 	for _, d := range res.Diagnostics {
-		objects[objectKey{d.Source.Kind, d.Source.Namespace, d.Source.Name, d.Source.File}] = true
 		switch d.Severity {
 		case mapping.SeverityError:
 			s.Errors++
@@ -99,13 +93,6 @@ func summarize(objs source.Objects, res *Result) Summary {
 			s.Infos++
 		}
 	}
-	s.Objects = len(objects)
-	for _, d := range res.Documents {
-		if d.Kind == mapping.KindMapping {
-			s.Mappings++
-		}
-	}
-	s.Clusters = len(res.Config.Clusters)
 	for _, vh := range res.Config.VirtualHosts {
 		s.Routes += len(vh.Routes)
 	}

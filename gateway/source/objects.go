@@ -44,39 +44,47 @@ func ServiceTexts(svc *corev1.Service, file string, lines map[string]int) []Text
 	return out
 }
 
-// Services converts Services and EndpointSlices into what the resolver needs: ports and, per port
-// name, the ready endpoints.
+// Services converts Services and EndpointSlices into what the resolver needs.
 func Services(svcs []*corev1.Service, slices []*discoveryv1.EndpointSlice) map[string]*ir.Service {
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, sl := range slices {
+		key := ir.Key(sl.Namespace, sl.Labels[discoveryv1.LabelServiceName])
+		bySvc[key] = append(bySvc[key], sl)
+	}
 	out := make(map[string]*ir.Service, len(svcs))
 	for _, s := range svcs {
-		is := &ir.Service{Namespace: s.Namespace, Name: s.Name, Created: s.CreationTimestamp.Time}
-		if s.Spec.Type == corev1.ServiceTypeExternalName {
-			is.ExternalName = s.Spec.ExternalName
-		}
-		for _, p := range s.Spec.Ports {
-			is.Ports = append(is.Ports, ir.ServicePort{Name: p.Name, Port: p.Port})
-		}
-		out[ir.Key(s.Namespace, s.Name)] = is
-	}
-	for _, sl := range slices {
-		svc := out[ir.Key(sl.Namespace, sl.Labels[discoveryv1.LabelServiceName])]
-		if svc == nil || (sl.AddressType != discoveryv1.AddressTypeIPv4 && sl.AddressType != discoveryv1.AddressTypeIPv6) {
-			continue
-		}
-		if svc.Endpoints == nil {
-			svc.Endpoints = map[string][]ir.Endpoint{}
-		}
-		addSlice(svc, sl)
-	}
-	for _, s := range out {
-		for name, eps := range s.Endpoints {
-			sort.Slice(eps, func(i, j int) bool {
-				return eps[i].Address < eps[j].Address || eps[i].Address == eps[j].Address && eps[i].Port < eps[j].Port
-			})
-			s.Endpoints[name] = eps
-		}
+		key := ir.Key(s.Namespace, s.Name)
+		out[key] = Service(s, bySvc[key])
 	}
 	return out
+}
+
+// Service converts one Service and its EndpointSlices: ports and, per port name, the ready
+// endpoints, sorted. Without any slice the endpoints are unknown (nil): DNS is used instead.
+func Service(s *corev1.Service, slices []*discoveryv1.EndpointSlice) *ir.Service {
+	is := &ir.Service{Namespace: s.Namespace, Name: s.Name, Created: s.CreationTimestamp.Time}
+	if s.Spec.Type == corev1.ServiceTypeExternalName {
+		is.ExternalName = s.Spec.ExternalName
+	}
+	for _, p := range s.Spec.Ports {
+		is.Ports = append(is.Ports, ir.ServicePort{Name: p.Name, Port: p.Port})
+	}
+	for _, sl := range slices {
+		if sl.AddressType != discoveryv1.AddressTypeIPv4 && sl.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		if is.Endpoints == nil {
+			is.Endpoints = map[string][]ir.Endpoint{}
+		}
+		addSlice(is, sl)
+	}
+	for name, eps := range is.Endpoints {
+		sort.Slice(eps, func(i, j int) bool {
+			return eps[i].Address < eps[j].Address || eps[i].Address == eps[j].Address && eps[i].Port < eps[j].Port
+		})
+		is.Endpoints[name] = eps
+	}
+	return is
 }
 
 // addSlice adds a slice's ready endpoints; a nil Ready condition means ready (EndpointSlice API).

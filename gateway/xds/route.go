@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"fmt"
 	"sort"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -16,30 +17,49 @@ import (
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
-// RouteConfiguration builds the listener's route table.
+// RouteConfiguration builds the listener's route table. Each route is translated and validated once
+// per IR route (cached on it); virtual hosts and the table itself are validated without re-walking
+// their routes.
 func RouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
 	rc := &routev3.RouteConfiguration{Name: name}
-	cache := map[*ir.Route]*routev3.Route{} // hostless routes repeat in every virtual host
+	if err := rc.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("route configuration %q: %w", name, err)
+	}
 	for _, vh := range vhosts {
 		v := &routev3.VirtualHost{
 			Name: vh.Name, Domains: vh.Domains,
 			RequestHeadersToAdd: headerOptions(vh.RequestHeadersToAdd), ResponseHeadersToAdd: headerOptions(vh.ResponseHeadersToAdd),
 			RequestHeadersToRemove: vh.RequestHeadersToRemove, ResponseHeadersToRemove: vh.ResponseHeadersToRemove,
 		}
+		if err := v.ValidateAll(); err != nil {
+			return nil, fmt.Errorf("virtual host %q: %w", vh.Name, err)
+		}
+		v.Routes = make([]*routev3.Route, 0, len(vh.Routes))
 		for _, rt := range vh.Routes {
-			r, ok := cache[rt]
-			if !ok {
-				var err error
-				if r, err = Route(rt); err != nil {
-					return nil, err
-				}
-				cache[rt] = r
+			r, err := translatedRoute(rt)
+			if err != nil {
+				return nil, err
 			}
 			v.Routes = append(v.Routes, r)
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
 	return rc, nil
+}
+
+func translatedRoute(rt *ir.Route) (*routev3.Route, error) {
+	if r, ok := rt.Translated.(*routev3.Route); ok {
+		return r, nil
+	}
+	r, err := Route(rt)
+	if err == nil {
+		err = r.ValidateAll()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("route %q: %w", rt.Name, err)
+	}
+	rt.Translated = r
+	return r, nil
 }
 
 // Route builds one Envoy route.

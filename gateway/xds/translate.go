@@ -27,28 +27,61 @@ type Resources struct {
 // RouteConfigName is the name of the RouteConfiguration the HTTP listener fetches over RDS.
 func RouteConfigName(port uint32) string { return fmt.Sprintf("http-%d", port) }
 
-// Translate builds every resource for a configuration.
+// Translate builds every resource for a configuration, each validated (ValidateAll) as it is built.
+// Routes and clusters are translated once per IR object and cached on it (ir.Route.Translated,
+// ir.Cluster.Translated): an incremental rebuild translates and validates only what changed.
 func Translate(cfg *ir.Config) (*Resources, error) {
 	l, err := Listener(cfg.Listener)
+	if err == nil {
+		err = l.ValidateAll()
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listener: %w", err)
 	}
 	rc, err := RouteConfiguration(RouteConfigName(cfg.Listener.Port), cfg.VirtualHosts)
 	if err != nil {
 		return nil, err
 	}
-	res := &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc}}
+	res := &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc},
+		Clusters: make([]*clusterv3.Cluster, 0, len(cfg.Clusters))}
 	for _, c := range cfg.Clusters {
-		cl, err := Cluster(c)
+		t, err := translatedCluster(c)
 		if err != nil {
 			return nil, err
 		}
-		res.Clusters = append(res.Clusters, cl)
-		if c.Kind == ir.ClusterEDS {
-			res.Endpoints = append(res.Endpoints, LoadAssignment(c))
+		res.Clusters = append(res.Clusters, t.cluster)
+		if t.endpoints != nil {
+			res.Endpoints = append(res.Endpoints, t.endpoints)
 		}
 	}
 	return res, nil
+}
+
+type clusterResources struct {
+	cluster   *clusterv3.Cluster
+	endpoints *endpointv3.ClusterLoadAssignment
+}
+
+func translatedCluster(c *ir.Cluster) (clusterResources, error) {
+	if t, ok := c.Translated.(clusterResources); ok {
+		return t, nil
+	}
+	cl, err := Cluster(c)
+	if err == nil {
+		err = cl.ValidateAll()
+	}
+	if err != nil {
+		return clusterResources{}, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	t := clusterResources{cluster: cl}
+	if c.Kind == ir.ClusterEDS {
+		t.endpoints = LoadAssignment(c)
+		if err := t.endpoints.ValidateAll(); err != nil {
+			return clusterResources{}, fmt.Errorf("load assignment %q: %w", c.Name, err)
+		}
+	}
+	c.Translated = t
+	return t, nil
 }
 
 // adsSource points Envoy at the ADS stream it already has.

@@ -1,0 +1,155 @@
+package build
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+// TestEngineIncrementalEqualsFresh edits a world at random (annotations, Services, EndpointSlices)
+// and checks that a long-lived Engine, which re-decodes, re-resolves and re-translates only what
+// changed, renders exactly what a fresh Engine renders from the same world.
+func TestEngineIncrementalEqualsFresh(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 42))
+			w := map[string]*worldObject{}
+			live := NewEngine(Options{})
+			for step := range 120 {
+				desc := mutate(rng, w)
+				objs := objectsOf(w)
+				got, err := live.Build(objs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := NewEngine(Options{}).Build(objs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, e := render(t, got), render(t, want)
+				if g != e {
+					t.Fatalf("step %d (%s): the live engine differs from a fresh one\n%s", step, desc, firstDiff(e, g))
+				}
+				if !slices.Equal(diagLines(got.Diagnostics), diagLines(want.Diagnostics)) {
+					t.Fatalf("step %d (%s): diagnostics differ\n got  %q\n want %q", step, desc, diagLines(got.Diagnostics), diagLines(want.Diagnostics))
+				}
+			}
+		})
+	}
+}
+
+type worldObject struct {
+	svc   *corev1.Service
+	slice *discoveryv1.EndpointSlice
+}
+
+func mutate(rng *rand.Rand, w map[string]*worldObject) string {
+	name := fmt.Sprintf("svc-%d", rng.IntN(8))
+	ns := []string{"kubeflow", "team-a"}[rng.IntN(2)]
+	key := ns + "/" + name
+	switch op := rng.IntN(10); {
+	case op < 5:
+		w[key] = &worldObject{svc: annotated(rng, ns, name), slice: w[key].sliceOrNil()}
+		return "annotate " + key
+	case op < 7:
+		if o := w[key]; o != nil {
+			o.slice = endpointSlice(rng, ns, name)
+			return "endpoints of " + key
+		}
+		return "nothing"
+	case op < 8:
+		if o := w[key]; o != nil {
+			o.slice = nil
+			return "endpoints of " + key + " gone"
+		}
+		return "nothing"
+	default:
+		delete(w, key)
+		return "delete " + key
+	}
+}
+
+func (o *worldObject) sliceOrNil() *discoveryv1.EndpointSlice {
+	if o == nil {
+		return nil
+	}
+	return o.slice
+}
+
+func annotated(rng *rand.Rand, ns, name string) *corev1.Service {
+	var text string
+	for i := range rng.IntN(3) + 1 {
+		text += fmt.Sprintf("---\napiVersion: ambassador/v1\nkind: Mapping\nname: %s-%d\nprefix: /%s/p%d/\nservice: svc-%d.%s\n",
+			name, i, ns, rng.IntN(4), rng.IntN(8), []string{"kubeflow", "team-a"}[rng.IntN(2)])
+		if rng.IntN(3) == 0 {
+			text += fmt.Sprintf("weight: %d\n", 10+rng.IntN(40))
+		}
+		if rng.IntN(4) == 0 {
+			text += "timeout_ms: 9000\n"
+		}
+	}
+	if rng.IntN(15) == 0 {
+		text += "---\napiVersion: ambassador/v1\nkind: AuthService\nname: auth\nauth_service: svc-1.kubeflow:8080\nproto: grpc\n"
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: map[string]string{mapping.AnnotationAmbassador: text}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}
+}
+
+func endpointSlice(rng *rand.Rand, ns, name string) *discoveryv1.EndpointSlice {
+	port, portName, ready := int32(8080), "http", rng.IntN(4) != 0
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: name + "-abc", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{fmt.Sprintf("10.1.0.%d", rng.IntN(20))},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+	}
+}
+
+func objectsOf(w map[string]*worldObject) source.Objects {
+	var objs source.Objects
+	keys := make([]string, 0, len(w))
+	for k := range w {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		o := w[k]
+		objs.Services = append(objs.Services, o.svc)
+		objs.Texts = append(objs.Texts, source.ServiceTexts(o.svc, "", nil)...)
+		if o.slice != nil {
+			objs.EndpointSlices = append(objs.EndpointSlices, o.slice)
+		}
+	}
+	return objs
+}
+
+func render(t *testing.T, res *Result) string {
+	t.Helper()
+	out, err := res.Resources.Render("json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Resources.Validate(); err != nil {
+		t.Fatalf("resources do not validate: %v", err)
+	}
+	return string(out)
+}
+
+func diagLines(ds []mapping.Diagnostic) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
+}
