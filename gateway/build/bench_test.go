@@ -69,23 +69,48 @@ func BenchmarkFullTranslation(b *testing.B) {
 	}
 }
 
-// BenchmarkOneServiceChange: at n Services, one Service's annotation changes and the warm Builder
-// rebuilds (only that annotation is decoded again).
+// BenchmarkOneServiceChange: at n Services, one Service's annotation changes; a warm Engine told of
+// the change decodes, resolves, translates and validates only that Service's Mappings, and
+// assembles the new RouteConfiguration from the routes it already has.
 func BenchmarkOneServiceChange(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			objs := world(n)
-			bl := NewBuilder(Options{})
-			if _, err := bl.Build(objs); err != nil {
+			e := NewEngine(Options{})
+			if _, err := e.Build(objs); err != nil {
 				b.Fatal(err)
 			}
-			idx := n / 2
+			t := objs.Texts[n/2]
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				i++
-				objs.Texts[idx].Body = annotation(idx, fmt.Sprintf("timeout_ms: %d\n", 1000+i%2))
-				if _, err := bl.Build(objs); err != nil {
+				t.Body = annotation(n/2, fmt.Sprintf("timeout_ms: %d\n", 1000+i%2))
+				e.SetText(t)
+				if _, err := e.Result(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOneServiceSync: the same change found by Sync, which compares a whole view with the
+// Engine's (what the file source does); the comparison is O(n) but cheap.
+func BenchmarkOneServiceSync(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			objs := world(n)
+			e := NewEngine(Options{})
+			if _, err := e.Build(objs); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				objs.Texts[n/2].Body = annotation(n/2, fmt.Sprintf("timeout_ms: %d\n", 1000+i%2))
+				if _, err := e.Build(objs); err != nil {
 					b.Fatal(err)
 				}
 			}

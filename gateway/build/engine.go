@@ -19,9 +19,10 @@ import (
 // over a whole view (Sync, which finds the changes itself); Result then does the work those changes
 // need and no more. An Engine is not safe for concurrent use: one reconcile loop owns it.
 type Engine struct {
-	opts  Options
-	state *ir.State
-	texts map[textID]*text
+	opts       Options
+	state      *ir.State
+	translator xds.Translator
+	texts      map[textID]*text
 
 	services  map[string]*corev1.Service                       // "namespace/name"
 	slices    map[string]*discoveryv1.EndpointSlice            // "namespace/name" of the slice
@@ -304,7 +305,7 @@ func (e *Engine) Result() (*Result, error) {
 	e.state.SetAuthDeclared(e.authDocs > 0 || e.authBroken > 0)
 	cfg, rdiags := e.state.Config()
 	diags = append(diags, rdiags...)
-	resources, err := xds.Translate(cfg)
+	resources, err := e.translator.Translate(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("translating to Envoy resources: %w", err)
 	}

@@ -285,6 +285,7 @@ func (s *State) resolveAll() {
 
 // resolveGroup resolves one canary group again and puts its routes back in order.
 func (s *State) resolveGroup(g *group) {
+	old := g.entries
 	s.detach(g)
 	s.r.diags, s.r.created = nil, nil
 	var cands []*candidate
@@ -302,6 +303,7 @@ func (s *State) resolveGroup(g *group) {
 		}
 	}
 	g.diags = s.r.diags
+	s.placeRoutes(old, g.entries)
 	if len(g.diags) > 0 {
 		s.diagGroups[g] = struct{}{}
 	} else {
@@ -356,7 +358,6 @@ func (s *State) attach(g *group) {
 		i := sort.Search(len(s.order), func(i int) bool { return entryLess(g.entries[0], s.order[i].entries[0]) })
 		s.order = slices.Insert(s.order, i, g)
 	}
-	s.vhosts = nil
 }
 
 func (s *State) detach(g *group) {
@@ -390,7 +391,48 @@ func (s *State) detach(g *group) {
 		}
 	}
 	g.entries, g.clusters, g.services, g.diags = nil, nil, nil, nil
-	s.vhosts = nil
+}
+
+// placeRoutes updates the assembled virtual hosts for a group resolved again. When the group keeps
+// its place (same number of routes, same sort keys, same hosts) its new routes take the old ones'
+// positions in a copy of each virtual host's route list; otherwise the lists are assembled again.
+func (s *State) placeRoutes(old, now []entry) {
+	if s.vhosts == nil {
+		return
+	}
+	if len(old) == 0 || !samePlaces(old, now) {
+		s.vhosts = nil
+		return
+	}
+	next := make([]*VirtualHost, len(s.vhosts))
+	for i, vh := range s.vhosts {
+		cp := *vh
+		cp.Routes = slices.Clone(vh.Routes)
+		for j, e := range old {
+			if k := slices.Index(cp.Routes, e.route); k >= 0 {
+				cp.Routes[k] = now[j].route
+			}
+		}
+		next[i] = &cp
+	}
+	s.vhosts = next
+}
+
+func samePlaces(old, now []entry) bool {
+	if len(old) != len(now) {
+		return false
+	}
+	for i := range old {
+		a, b := old[i], now[i]
+		if compareAge(a.first, b.first) != 0 { // a replaced text brings new documents of the same age
+			return false
+		}
+		a.route, b.route, a.first, b.first = nil, nil, nil, nil
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *State) clusterList() []*Cluster {

@@ -38,13 +38,16 @@ func TestIncrementalEqualsFull(t *testing.T) {
 
 type world struct {
 	texts        map[string][]mapping.Document
+	raw          map[string]mapping.Source
+	bodies       map[string]string
 	services     map[string]*Service
 	authDeclared bool
 	last         string
 }
 
 func newWorld() *world {
-	return &world{texts: map[string][]mapping.Document{}, services: map[string]*Service{}}
+	return &world{texts: map[string][]mapping.Document{}, services: map[string]*Service{},
+		raw: map[string]mapping.Source{}, bodies: map[string]string{}}
 }
 
 var (
@@ -56,15 +59,24 @@ func (w *world) edit(rng *rand.Rand, st *State) {
 	ns := namespaces[rng.IntN(len(namespaces))]
 	name := fmt.Sprintf("svc-%d", rng.IntN(6))
 	key := Key(ns, name)
-	switch op := rng.IntN(10); {
+	switch op := rng.IntN(12); {
 	case op < 6:
 		src := mapping.Source{Kind: "Service", Namespace: ns, Name: name, Key: mapping.AnnotationAmbassador,
 			Created: time.Unix(int64(rng.IntN(4)), 0)}
-		docs, _ := mapping.Decode(src, randomAnnotation(rng), mapping.Options{})
-		w.texts[key], w.last = docs, fmt.Sprintf("replace %s with %d documents", key, len(docs))
+		body := randomAnnotation(rng)
+		docs, _ := mapping.Decode(src, body, mapping.Options{})
+		w.texts[key], w.raw[key], w.bodies[key] = docs, src, body
+		w.last = fmt.Sprintf("replace %s with %d documents", key, len(docs))
+		st.Replace(key, docs)
+	case op >= 10 && w.bodies[key] != "":
+		// The same documents with a new timeout: the group keeps its place in the route table.
+		body := w.bodies[key] + fmt.Sprintf("timeout_ms: %d\n", 1000+rng.IntN(9))
+		docs, _ := mapping.Decode(w.raw[key], body, mapping.Options{})
+		w.texts[key], w.last = docs, "retime "+key
 		st.Replace(key, docs)
 	case op < 7:
 		delete(w.texts, key)
+		delete(w.bodies, key)
 		w.last = "remove the annotation of " + key
 		st.Replace(key, nil)
 	case op < 9:

@@ -21,6 +21,10 @@ import (
 // per IR route (cached on it); virtual hosts and the table itself are validated without re-walking
 // their routes.
 func RouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
+	return new(Translator).routeConfiguration(name, vhosts)
+}
+
+func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
 	rc := &routev3.RouteConfiguration{Name: name}
 	if err := rc.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("route configuration %q: %w", name, err)
@@ -34,14 +38,11 @@ func RouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteCo
 		if err := v.ValidateAll(); err != nil {
 			return nil, fmt.Errorf("virtual host %q: %w", vh.Name, err)
 		}
-		v.Routes = make([]*routev3.Route, 0, len(vh.Routes))
-		for _, rt := range vh.Routes {
-			r, err := translatedRoute(rt)
-			if err != nil {
-				return nil, err
-			}
-			v.Routes = append(v.Routes, r)
+		routes, err := t.routesOf(vh.Name, vh.Routes)
+		if err != nil {
+			return nil, err
 		}
+		v.Routes = routes
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
 	return rc, nil

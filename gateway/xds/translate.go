@@ -28,9 +28,26 @@ type Resources struct {
 func RouteConfigName(port uint32) string { return fmt.Sprintf("http-%d", port) }
 
 // Translate builds every resource for a configuration, each validated (ValidateAll) as it is built.
-// Routes and clusters are translated once per IR object and cached on it (ir.Route.Translated,
-// ir.Cluster.Translated): an incremental rebuild translates and validates only what changed.
-func Translate(cfg *ir.Config) (*Resources, error) {
+func Translate(cfg *ir.Config) (*Resources, error) { return new(Translator).Translate(cfg) }
+
+// Translator translates configuration after configuration. Routes and clusters are translated once
+// per IR object and cached on it (ir.Route.Translated, ir.Cluster.Translated); the Translator also
+// keeps its last lists, so that a configuration that differs in a few routes costs a comparison of
+// pointers plus the translation of those routes. Not safe for concurrent use.
+type Translator struct {
+	clusters  []*ir.Cluster
+	clusterRs []*clusterv3.Cluster
+	endpoints []*endpointv3.ClusterLoadAssignment
+	vhosts    map[string]vhostMemo
+}
+
+type vhostMemo struct {
+	in  []*ir.Route
+	out []*routev3.Route
+}
+
+// Translate builds every resource for a configuration.
+func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 	l, err := Listener(cfg.Listener)
 	if err == nil {
 		err = l.ValidateAll()
@@ -38,23 +55,62 @@ func Translate(cfg *ir.Config) (*Resources, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener: %w", err)
 	}
-	rc, err := RouteConfiguration(RouteConfigName(cfg.Listener.Port), cfg.VirtualHosts)
+	rc, err := t.routeConfiguration(RouteConfigName(cfg.Listener.Port), cfg.VirtualHosts)
 	if err != nil {
 		return nil, err
 	}
-	res := &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc},
-		Clusters: make([]*clusterv3.Cluster, 0, len(cfg.Clusters))}
-	for _, c := range cfg.Clusters {
-		t, err := translatedCluster(c)
+	if err := t.translateClusters(cfg.Clusters); err != nil {
+		return nil, err
+	}
+	return &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc},
+		Clusters: t.clusterRs, Endpoints: t.endpoints}, nil
+}
+
+func (t *Translator) translateClusters(cs []*ir.Cluster) error {
+	if len(cs) > 0 && len(cs) == len(t.clusters) && &cs[0] == &t.clusters[0] {
+		return nil // the same list as last time: IR lists are never changed in place
+	}
+	clusters := make([]*clusterv3.Cluster, 0, len(cs))
+	var endpoints []*endpointv3.ClusterLoadAssignment
+	for _, c := range cs {
+		tr, err := translatedCluster(c)
+		if err != nil {
+			return err
+		}
+		clusters = append(clusters, tr.cluster)
+		if tr.endpoints != nil {
+			endpoints = append(endpoints, tr.endpoints)
+		}
+	}
+	t.clusters, t.clusterRs, t.endpoints = cs, clusters, endpoints
+	return nil
+}
+
+// routesOf translates a virtual host's routes, reusing the last translation of that virtual host
+// where the IR route is the same object.
+func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, error) {
+	memo, ok := t.vhosts[name]
+	out := make([]*routev3.Route, len(in))
+	if ok && len(memo.in) == len(in) {
+		copy(out, memo.out)
+	} else {
+		memo.in = nil
+	}
+	for i, rt := range in {
+		if memo.in != nil && memo.in[i] == rt {
+			continue
+		}
+		r, err := translatedRoute(rt)
 		if err != nil {
 			return nil, err
 		}
-		res.Clusters = append(res.Clusters, t.cluster)
-		if t.endpoints != nil {
-			res.Endpoints = append(res.Endpoints, t.endpoints)
-		}
+		out[i] = r
 	}
-	return res, nil
+	if t.vhosts == nil {
+		t.vhosts = map[string]vhostMemo{}
+	}
+	t.vhosts[name] = vhostMemo{in: in, out: out}
+	return out, nil
 }
 
 type clusterResources struct {
