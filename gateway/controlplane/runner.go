@@ -8,7 +8,10 @@ import (
 	"sync"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,27 +26,44 @@ import (
 // Runner applies source objects. Apply is serialised; callers may call it from any goroutine.
 type Runner struct {
 	mu      sync.Mutex
-	builder *build.Builder
+	builder *build.Engine
 	xds     *server.Server
 	diag    *diagnostics.Server
 	log     logr.Logger
 	m       *metrics
+	last    lastResources
+}
+
+// lastResources remembers the last published lists, so that an unchanged list is handed to the xDS
+// server as the very same slice (which it then does not prepare again).
+type lastResources struct {
+	clusters   []*clusterv3.Cluster
+	clusterRs  []types.Resource
+	endpoints  []*endpointv3.ClusterLoadAssignment
+	endpointRs []types.Resource
 }
 
 // New returns a Runner publishing to srv and reporting to diag.
 func New(opts build.Options, srv *server.Server, diag *diagnostics.Server, reg prometheus.Registerer, log logr.Logger) *Runner {
-	return &Runner{builder: build.NewBuilder(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
+	return &Runner{builder: build.NewEngine(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
 }
 
-// Apply builds objs and publishes the result. On failure the previous snapshot keeps serving and the
-// failure is reported (log, metrics, diagnostics page); the error is returned too.
+// Apply makes the configuration that of objs (a whole view, as the file source has) and publishes it.
 func (r *Runner) Apply(ctx context.Context, objs source.Objects) error {
+	return r.Update(ctx, func(e *build.Engine) { e.Sync(objs) })
+}
+
+// Update applies changes to the Engine (SetText, SetService, ... for sources that report events),
+// builds what they touch and publishes the result. On failure the previous snapshot keeps serving
+// and the failure is reported (log, metrics, diagnostics page); the error is returned too.
+func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
-	res, err := r.builder.Build(objs)
+	change(r.builder)
+	res, err := r.builder.Result()
 	if err == nil {
-		_, err = r.xds.Publish(ctx, toServer(res.Resources))
+		_, err = r.xds.Publish(ctx, r.toServer(res.Resources))
 	}
 	r.m.rebuild.Observe(time.Since(start).Seconds())
 	report := func() *build.Report { return &build.Report{} }
@@ -64,21 +84,41 @@ func (r *Runner) Apply(ctx context.Context, objs source.Objects) error {
 	return nil
 }
 
-func toServer(r *xds.Resources) server.Resources {
-	var out server.Resources
-	for _, l := range r.Listeners {
-		out.Listeners = append(out.Listeners, types.Resource(l))
+func (r *Runner) toServer(x *xds.Resources) server.Resources {
+	out := server.Resources{
+		Listeners: resourcesOf(x.Listeners),
+		Routes:    resourcesOf(x.Routes),
+		Clusters:  r.last.clusterList(x.Clusters),
+		Endpoints: r.last.endpointList(x.Endpoints),
 	}
-	for _, rc := range r.Routes {
-		out.Routes = append(out.Routes, types.Resource(rc))
+	routes := make(map[string]server.Digest, len(x.RouteDigests))
+	for name, d := range x.RouteDigests {
+		routes[name] = server.Digest{Version: d.Version, Size: d.Size}
 	}
-	for _, c := range r.Clusters {
-		out.Clusters = append(out.Clusters, types.Resource(c))
-	}
-	for _, e := range r.Endpoints {
-		out.Endpoints = append(out.Endpoints, types.Resource(e))
+	out.Trusted = map[string]map[string]server.Digest{resourcev3.RouteType: routes}
+	return out
+}
+
+func resourcesOf[T types.Resource](in []T) []types.Resource {
+	out := make([]types.Resource, len(in))
+	for i, m := range in {
+		out[i] = m
 	}
 	return out
+}
+
+func (l *lastResources) clusterList(in []*clusterv3.Cluster) []types.Resource {
+	if len(in) == 0 || len(in) != len(l.clusters) || &in[0] != &l.clusters[0] {
+		l.clusters, l.clusterRs = in, resourcesOf(in)
+	}
+	return l.clusterRs
+}
+
+func (l *lastResources) endpointList(in []*endpointv3.ClusterLoadAssignment) []types.Resource {
+	if len(in) == 0 || len(in) != len(l.endpoints) || &in[0] != &l.endpoints[0] {
+		l.endpoints, l.endpointRs = in, resourcesOf(in)
+	}
+	return l.endpointRs
 }
 
 type metrics struct {

@@ -19,6 +19,17 @@ import (
 // Resources is one complete configuration for every Envoy.
 type Resources struct {
 	Listeners, Routes, Clusters, Endpoints, Secrets []types.Resource
+	// Trusted lists resources, by type URL and name, whose producer already validated them, encoded
+	// packed messages deterministically and hashed their content (kfgate's translator does all three,
+	// route by route): Publish uses the given version and size instead of copying and encoding them.
+	// A trusted resource must not be changed after it is published.
+	Trusted map[string]map[string]Digest
+}
+
+// Digest is a resource's content version and encoded size.
+type Digest struct {
+	Version string
+	Size    int
 }
 
 // published describes the snapshot currently in the cache.
@@ -47,10 +58,17 @@ func (r Resources) slots() []typeSlot {
 
 // preparedType is a validated, canonical, hashed resource type.
 type preparedType struct {
-	typeURL string
-	items   []types.Resource // canonical copies, sorted by name
-	digest  string           // full SHA-256 hex over names and bytes
-	size    int              // estimated size of a SotW response carrying all items
+	typeURL  string
+	items    []types.Resource  // canonical copies, sorted by name
+	versions map[string]string // name → content version, for Delta clients
+	digest   string            // full SHA-256 hex over names and versions
+	size     int               // estimated size of a SotW response carrying all items
+	input    []types.Resource  // what it was prepared from: the same slice again needs no work
+}
+
+// sameInput reports whether a type's resources are the very slice prepared last time.
+func sameInput(a, b []types.Resource) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // Publish validates r and, if it differs from what is being served, makes it
@@ -62,7 +80,9 @@ type preparedType struct {
 // endpoints only pushes EDS and not, say, a 20k-route RouteConfiguration.
 //
 // On any error nothing changes: connected clients keep the previous snapshot.
-// Publish copies the resources; callers may reuse them afterwards.
+// Publish copies untrusted resources, so callers may reuse those messages; but a type handed over
+// as the very slice of the last publish is taken to be unchanged, so a changed configuration must
+// come in new slices.
 func (s *Server) Publish(ctx context.Context, r Resources) (string, error) {
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
@@ -89,7 +109,7 @@ func (s *Server) publish(ctx context.Context, r Resources) (string, error) {
 	if prev := s.current.Load(); prev != nil && prev.version == next.version {
 		return next.version, nil
 	}
-	snap, err := buildSnapshot(prepared, next)
+	snap, err := s.buildSnapshot(prepared, next)
 	if err != nil {
 		return "", fmt.Errorf("publish %s: %w", next.version, err)
 	}
@@ -102,6 +122,10 @@ func (s *Server) publish(ctx context.Context, r Resources) (string, error) {
 	// SetSnapshot installs the snapshot before notifying watches, so even on
 	// error it is what new requests get; Version must say so.
 	prev := s.current.Swap(&next)
+	s.lastSnapshot = snap
+	for _, t := range prepared {
+		s.lastPrepared[t.typeURL] = t
+	}
 	s.recordPublish(prev, &next, prepared)
 	if err != nil {
 		return "", fmt.Errorf("publish %s: installed, but notifying clients failed: %w", next.version, err)
@@ -112,11 +136,16 @@ func (s *Server) publish(ctx context.Context, r Resources) (string, error) {
 // prepare validates and canonicalises every type, and checks each fits in
 // one gRPC message: SotW sends all resources of a type in one response, and
 // one that exceeds the send limit would break every stream it is sent on.
+// A type given as the very slice of the last publish is not prepared again.
 func (s *Server) prepare(r Resources) ([]preparedType, error) {
 	slots := r.slots()
 	out := make([]preparedType, 0, len(slots))
 	for _, slot := range slots {
-		p, err := prepareType(slot)
+		if last, ok := s.lastPrepared[slot.typeURL]; ok && sameInput(last.input, slot.items) {
+			out = append(out, last)
+			continue
+		}
+		p, err := prepareType(slot, r.Trusted[slot.typeURL])
 		if err != nil {
 			return nil, err
 		}
@@ -131,16 +160,18 @@ func (s *Server) prepare(r Resources) ([]preparedType, error) {
 
 // prepareType canonicalises one type's resources, rejecting duplicates, and
 // hashes them sorted by name so input order never changes the version.
-func prepareType(slot typeSlot) (preparedType, error) {
+func prepareType(slot typeSlot, trusted map[string]Digest) (preparedType, error) {
 	type entry struct {
-		name  string
-		res   types.Resource
-		bytes []byte
+		name    string
+		res     types.Resource
+		version string
+		size    int
 	}
 	entries := make([]entry, 0, len(slot.items))
 	seen := make(map[string]int, len(slot.items))
 	for i, res := range slot.items {
-		name, clone, b, err := prepareResource(slot.typeURL, res)
+		e, err := prepareEntry(slot.typeURL, res, trusted)
+		name := e.name
 		if err != nil {
 			return preparedType{}, fmt.Errorf("%s: %w", resourceLabel(slot.typeURL, i, name), err)
 		}
@@ -148,20 +179,46 @@ func prepareType(slot typeSlot) (preparedType, error) {
 			return preparedType{}, fmt.Errorf("%s: duplicate name (also at index %d)", resourceLabel(slot.typeURL, i, name), j)
 		}
 		seen[name] = i
-		entries = append(entries, entry{name, clone, b})
+		entries = append(entries, entry(e))
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
 
 	h := newContentHasher()
-	p := preparedType{typeURL: slot.typeURL, items: make([]types.Resource, 0, len(entries)), size: responseOverhead}
+	p := preparedType{typeURL: slot.typeURL, items: make([]types.Resource, 0, len(entries)), size: responseOverhead,
+		versions: make(map[string]string, len(entries)), input: slot.items}
 	for _, e := range entries {
 		h.addString(e.name)
-		h.add(e.bytes)
+		h.addString(e.version)
 		p.items = append(p.items, e.res)
-		p.size += len(e.bytes) + len(slot.typeURL) + perResourceOverhead
+		p.versions[e.name] = e.version
+		p.size += e.size + len(slot.typeURL) + perResourceOverhead
 	}
 	p.digest = h.sum()
 	return p, nil
+}
+
+type preparedEntry struct {
+	name    string
+	res     types.Resource
+	version string
+	size    int
+}
+
+// prepareEntry prepares one resource, or takes a trusted one as it is.
+func prepareEntry(typeURL string, res types.Resource, trusted map[string]Digest) (preparedEntry, error) {
+	if res != nil && res.ProtoReflect().IsValid() {
+		name := cachev3.GetResourceName(res)
+		if d, ok := trusted[name]; ok && d.Version != "" && strings.TrimPrefix(typeURL, resourcev3.APITypePrefix) == string(res.ProtoReflect().Descriptor().FullName()) {
+			return preparedEntry{name: name, res: res, version: d.Version, size: d.Size}, nil
+		}
+	}
+	name, clone, b, err := prepareResource(typeURL, res)
+	if err != nil {
+		return preparedEntry{name: name}, err
+	}
+	h := newContentHasher()
+	h.add(b)
+	return preparedEntry{name: name, res: clone, version: h.sum(), size: len(b)}, nil
 }
 
 // Framing estimates for a DiscoveryResponse: each resource is wrapped in an
@@ -220,20 +277,40 @@ func describe(prepared []preparedType) published {
 // is self-consistent: every EDS cluster has its ClusterLoadAssignment and
 // every RDS name a listener uses exists (and nothing unreferenced). Envoy
 // would otherwise wait forever for the missing resource while warming.
-func buildSnapshot(prepared []preparedType, versions published) (*cachev3.Snapshot, error) {
-	snap := &cachev3.Snapshot{}
+func (s *Server) buildSnapshot(prepared []preparedType, versions published) (*cachev3.Snapshot, error) {
+	snap := &cachev3.Snapshot{VersionMap: make(map[string]map[string]string, len(prepared))}
+	onlyRoutes := s.lastSnapshot != nil
 	for _, t := range prepared {
-		snap.Resources[cachev3.GetResponseType(t.typeURL)] = cachev3.NewResources(versions.typeVersions[t.typeURL], t.items)
+		i := cachev3.GetResponseType(t.typeURL)
+		if last, ok := s.lastPrepared[t.typeURL]; ok && last.digest == t.digest && s.lastSnapshot != nil {
+			snap.Resources[i] = s.lastSnapshot.Resources[i] // unchanged: no new map of thousands of items
+		} else {
+			snap.Resources[i] = cachev3.NewResources(versions.typeVersions[t.typeURL], t.items)
+			onlyRoutes = onlyRoutes && t.typeURL == resourcev3.RouteType && sameNames(last.versions, t.versions)
+		}
+		// Delta's per-resource versions come from the content hashes already made: the cache would
+		// otherwise encode every resource again (ConstructVersionMap).
+		snap.VersionMap[t.typeURL] = t.versions
 	}
-	if err := snap.Consistent(); err != nil {
-		return nil, fmt.Errorf("inconsistent snapshot: %w", explainInconsistency(snap, err))
-	}
-	// The cache would otherwise build Delta's per-resource versions lazily
-	// inside SetSnapshot, where a failure would be half-applied.
-	if err := snap.ConstructVersionMap(); err != nil {
-		return nil, fmt.Errorf("delta versions: %w", err)
+	// Consistency is about names: when only route contents changed, it still holds.
+	if !onlyRoutes {
+		if err := snap.Consistent(); err != nil {
+			return nil, fmt.Errorf("inconsistent snapshot: %w", explainInconsistency(snap, err))
+		}
 	}
 	return snap, nil
+}
+
+func sameNames(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) recordPublish(prev, next *published, prepared []preparedType) {

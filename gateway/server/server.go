@@ -98,6 +98,10 @@ type Server struct {
 	// act on the same current snapshot.
 	publishMu sync.Mutex
 	current   atomic.Pointer[published]
+	// lastPrepared and lastSnapshot (guarded by publishMu) let the next Publish skip the types it
+	// is given again unchanged.
+	lastPrepared map[string]preparedType
+	lastSnapshot *cachev3.Snapshot
 }
 
 // Stats is a point-in-time summary of the server, mirroring its metrics.
@@ -127,6 +131,8 @@ func New(opts Options) *Server {
 		callbacks: newCallbacks(opts.Logger, m),
 		metrics:   m,
 		health:    health.NewServer(),
+
+		lastPrepared: map[string]preparedType{},
 	}
 	// Until a snapshot exists an Envoy connecting here would wait forever,
 	// so health reports NOT_SERVING and load balancers can steer away.

@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 
@@ -21,14 +23,20 @@ import (
 // per IR route (cached on it); virtual hosts and the table itself are validated without re-walking
 // their routes.
 func RouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
-	return new(Translator).routeConfiguration(name, vhosts)
+	rc, _, err := new(Translator).routeConfiguration(name, vhosts)
+	return rc, err
 }
 
-func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
+// routeConfiguration also returns the table's Digest: a hash over each virtual host's own encoding
+// and its routes' digests (each route is encoded and hashed once, when translated).
+func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, Digest, error) {
 	rc := &routev3.RouteConfiguration{Name: name}
 	if err := rc.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("route configuration %q: %w", name, err)
+		return nil, Digest{}, fmt.Errorf("route configuration %q: %w", name, err)
 	}
+	h := sha256.New()
+	h.Write([]byte(name))
+	size := len(name) + 8
 	for _, vh := range vhosts {
 		v := &routev3.VirtualHost{
 			Name: vh.Name, Domains: vh.Domains,
@@ -36,31 +44,54 @@ func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (
 			RequestHeadersToRemove: vh.RequestHeadersToRemove, ResponseHeadersToRemove: vh.ResponseHeadersToRemove,
 		}
 		if err := v.ValidateAll(); err != nil {
-			return nil, fmt.Errorf("virtual host %q: %w", vh.Name, err)
+			return nil, Digest{}, fmt.Errorf("virtual host %q: %w", vh.Name, err)
 		}
-		routes, err := t.routesOf(vh.Name, vh.Routes)
+		own, err := deterministic.Marshal(v)
 		if err != nil {
-			return nil, err
+			return nil, Digest{}, err
 		}
+		routes, sum, routesSize, err := t.routesOf(vh.Name, vh.Routes)
+		if err != nil {
+			return nil, Digest{}, err
+		}
+		fmt.Fprintf(h, "\x00vh%d\x00", len(own))
+		h.Write(own)
+		h.Write(sum)
+		size += len(own) + routesSize + 8*len(routes) + 8
 		v.Routes = routes
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
-	return rc, nil
+	return rc, Digest{Version: hex.EncodeToString(h.Sum(nil)), Size: size}, nil
 }
 
-func translatedRoute(rt *ir.Route) (*routev3.Route, error) {
-	if r, ok := rt.Translated.(*routev3.Route); ok {
-		return r, nil
+// digestLen is the length of a route digest (SHA-256).
+const digestLen = sha256.Size
+
+// translated is a route's translation, cached on its IR route.
+type translated struct {
+	route  *routev3.Route
+	digest [digestLen]byte
+	size   int
+}
+
+func translatedRoute(rt *ir.Route) (translated, error) {
+	if tr, ok := rt.Translated.(translated); ok {
+		return tr, nil
 	}
 	r, err := Route(rt)
 	if err == nil {
 		err = r.ValidateAll()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("route %q: %w", rt.Name, err)
+		return translated{}, fmt.Errorf("route %q: %w", rt.Name, err)
 	}
-	rt.Translated = r
-	return r, nil
+	b, err := deterministic.Marshal(r)
+	if err != nil {
+		return translated{}, fmt.Errorf("route %q: %w", rt.Name, err)
+	}
+	tr := translated{route: r, digest: sha256.Sum256(b), size: len(b)}
+	rt.Translated = tr
+	return tr, nil
 }
 
 // Route builds one Envoy route.

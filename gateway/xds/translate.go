@@ -22,6 +22,15 @@ type Resources struct {
 	Routes    []*routev3.RouteConfiguration
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
+	// RouteDigests gives, per RouteConfiguration name, a content version and the encoded size, computed
+	// from each route's cached encoding: the xDS server need not encode the whole table again.
+	RouteDigests map[string]Digest
+}
+
+// Digest is a resource's content version (a hash of its deterministic encoding) and encoded size.
+type Digest struct {
+	Version string
+	Size    int
 }
 
 // RouteConfigName is the name of the RouteConfiguration the HTTP listener fetches over RDS.
@@ -42,8 +51,10 @@ type Translator struct {
 }
 
 type vhostMemo struct {
-	in  []*ir.Route
-	out []*routev3.Route
+	in    []*ir.Route
+	out   []*routev3.Route
+	sum   []byte  // the routes' digests, in order
+	sizes []int32 // the routes' encoded sizes, in order
 }
 
 // Translate builds every resource for a configuration.
@@ -55,7 +66,7 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener: %w", err)
 	}
-	rc, err := t.routeConfiguration(RouteConfigName(cfg.Listener.Port), cfg.VirtualHosts)
+	rc, digest, err := t.routeConfiguration(RouteConfigName(cfg.Listener.Port), cfg.VirtualHosts)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +74,7 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 		return nil, err
 	}
 	return &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc},
-		Clusters: t.clusterRs, Endpoints: t.endpoints}, nil
+		Clusters: t.clusterRs, Endpoints: t.endpoints, RouteDigests: map[string]Digest{rc.Name: digest}}, nil
 }
 
 func (t *Translator) translateClusters(cs []*ir.Cluster) error {
@@ -88,29 +99,39 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 
 // routesOf translates a virtual host's routes, reusing the last translation of that virtual host
 // where the IR route is the same object.
-func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, error) {
+// It also returns the concatenated route digests and the routes' encoded size.
+func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []byte, int, error) {
 	memo, ok := t.vhosts[name]
 	out := make([]*routev3.Route, len(in))
+	sum := make([]byte, len(in)*digestLen)
+	sizes := make([]int32, len(in))
 	if ok && len(memo.in) == len(in) {
 		copy(out, memo.out)
+		copy(sum, memo.sum)
+		copy(sizes, memo.sizes)
 	} else {
 		memo.in = nil
 	}
 	for i, rt := range in {
 		if memo.in != nil && memo.in[i] == rt {
-			continue
+			continue // same IR route: same translation, already in place
 		}
-		r, err := translatedRoute(rt)
+		tr, err := translatedRoute(rt)
 		if err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
-		out[i] = r
+		out[i], sizes[i] = tr.route, int32(tr.size)
+		copy(sum[i*digestLen:], tr.digest[:])
+	}
+	size := 0
+	for _, n := range sizes {
+		size += int(n)
 	}
 	if t.vhosts == nil {
 		t.vhosts = map[string]vhostMemo{}
 	}
-	t.vhosts[name] = vhostMemo{in: in, out: out}
-	return out, nil
+	t.vhosts[name] = vhostMemo{in: in, out: out, sum: sum, sizes: sizes}
+	return out, sum, size, nil
 }
 
 type clusterResources struct {
@@ -150,10 +171,19 @@ func adsSource() *corev3.ConfigSource {
 
 // mustAny packs a message known to be valid; packing fails only for nil or unregistered types, which
 // would be a programming error caught by the golden tests.
+// Packed messages are validated (ValidateAll stops at Any boundaries) and encoded deterministically,
+// so that equal configuration always has equal bytes and equal versions.
 func toAny(m proto.Message) (*anypb.Any, error) {
-	a, err := anypb.New(m)
-	if err != nil {
+	if v, ok := m.(interface{ ValidateAll() error }); ok {
+		if err := v.ValidateAll(); err != nil {
+			return nil, fmt.Errorf("%T: %w", m, err)
+		}
+	}
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, deterministic); err != nil {
 		return nil, fmt.Errorf("packing %T: %w", m, err)
 	}
 	return a, nil
 }
+
+var deterministic = proto.MarshalOptions{Deterministic: true}

@@ -1,0 +1,74 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfgate/kfgate/gateway/build"
+	"github.com/kfgate/kfgate/gateway/diagnostics"
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/gateway/server"
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+// BenchmarkPublishOneServiceChange: at n Services with two Mappings each, one Service's annotation
+// changes; the Runner builds what it touches and publishes a new snapshot to the xDS server (no
+// clients connected: what each client costs is go-control-plane's encoding of its response).
+func BenchmarkPublishOneServiceChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			reg := prometheus.NewRegistry()
+			srv := server.New(server.Options{Registry: reg})
+			r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
+			var objs source.Objects
+			for i := range n {
+				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("model-", i), Namespace: fmt.Sprint("team-", i%50),
+					Annotations: map[string]string{mapping.AnnotationAmbassador: mappings(i, 3000)}},
+					Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+				objs.Services = append(objs.Services, svc)
+				objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+			}
+			ctx := context.Background()
+			if err := r.Apply(ctx, objs); err != nil {
+				b.Fatal(err)
+			}
+			t := objs.Texts[n/2]
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				t.Body = mappings(n/2, 1000+i%2)
+				if err := r.Update(ctx, func(e *build.Engine) { e.SetText(t) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func mappings(i, timeout int) string {
+	return fmt.Sprintf(`---
+apiVersion: ambassador/v0
+kind: Mapping
+name: predict-%[1]d
+prefix: /models/model-%[1]d/
+rewrite: /v1/models/model-%[1]d:predict
+method: POST
+service: model-%[1]d
+timeout_ms: %[2]d
+---
+apiVersion: ambassador/v0
+kind: Mapping
+name: status-%[1]d
+prefix: /models/model-%[1]d/
+rewrite: /v1/models/model-%[1]d
+method: GET
+service: model-%[1]d
+`, i, timeout)
+}
