@@ -61,6 +61,9 @@ func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (
 		v.Routes = routes
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
+	if len(t.vhosts) > len(vhosts) {
+		t.forgetVirtualHostsBut(vhosts) // hosts come and go: keep memos only for the current ones
+	}
 	return rc, Digest{Version: hex.EncodeToString(h.Sum(nil)), Size: size}, nil
 }
 

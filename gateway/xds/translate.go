@@ -134,6 +134,18 @@ func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []
 	return out, sum, size, nil
 }
 
+func (t *Translator) forgetVirtualHostsBut(vhosts []*ir.VirtualHost) {
+	keep := make(map[string]bool, len(vhosts))
+	for _, vh := range vhosts {
+		keep[vh.Name] = true
+	}
+	for name := range t.vhosts {
+		if !keep[name] {
+			delete(t.vhosts, name)
+		}
+	}
+}
+
 type clusterResources struct {
 	cluster   *clusterv3.Cluster
 	endpoints *endpointv3.ClusterLoadAssignment
