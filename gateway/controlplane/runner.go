@@ -37,10 +37,21 @@ type Runner struct {
 // lastResources remembers the last published lists, so that an unchanged list is handed to the xDS
 // server as the very same slice (which it then does not prepare again).
 type lastResources struct {
-	clusters   []*clusterv3.Cluster
-	clusterRs  []types.Resource
-	endpoints  []*endpointv3.ClusterLoadAssignment
-	endpointRs []types.Resource
+	clusters  memo[*clusterv3.Cluster]
+	endpoints memo[*endpointv3.ClusterLoadAssignment]
+}
+
+// memo converts a list once and hands out the same converted slice while the list is the same.
+type memo[T types.Resource] struct {
+	in  []T
+	out []types.Resource
+}
+
+func (m *memo[T]) of(in []T) []types.Resource {
+	if len(in) == 0 || len(in) != len(m.in) || &in[0] != &m.in[0] {
+		m.in, m.out = in, resourcesOf(in)
+	}
+	return m.out
 }
 
 // New returns a Runner publishing to srv and reporting to diag.
@@ -88,8 +99,8 @@ func (r *Runner) toServer(x *xds.Resources) server.Resources {
 	out := server.Resources{
 		Listeners: resourcesOf(x.Listeners),
 		Routes:    resourcesOf(x.Routes),
-		Clusters:  r.last.clusterList(x.Clusters),
-		Endpoints: r.last.endpointList(x.Endpoints),
+		Clusters:  r.last.clusters.of(x.Clusters),
+		Endpoints: r.last.endpoints.of(x.Endpoints),
 	}
 	routes := make(map[string]server.Digest, len(x.RouteDigests))
 	for name, d := range x.RouteDigests {
@@ -105,20 +116,6 @@ func resourcesOf[T types.Resource](in []T) []types.Resource {
 		out[i] = m
 	}
 	return out
-}
-
-func (l *lastResources) clusterList(in []*clusterv3.Cluster) []types.Resource {
-	if len(in) == 0 || len(in) != len(l.clusters) || &in[0] != &l.clusters[0] {
-		l.clusters, l.clusterRs = in, resourcesOf(in)
-	}
-	return l.clusterRs
-}
-
-func (l *lastResources) endpointList(in []*endpointv3.ClusterLoadAssignment) []types.Resource {
-	if len(in) == 0 || len(in) != len(l.endpoints) || &in[0] != &l.endpoints[0] {
-		l.endpoints, l.endpointRs = in, resourcesOf(in)
-	}
-	return l.endpointRs
 }
 
 type metrics struct {
