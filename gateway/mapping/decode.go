@@ -156,18 +156,24 @@ func decodeChunk(r *reader, chunk Chunk, opts Options) (Document, bool) {
 	return doc, !r.failed
 }
 
+// YAMLError splits a YAML parser error into the line it names (relative to the parsed text, 0 when
+// none) and the message without "yaml: " and without that line.
+func YAMLError(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	return line, strings.Replace(msg, m[0]+": ", "", 1)
+}
+
 // syntaxError reports a YAML error at its line: the file line for files, the line within the
 // annotation otherwise (the parser counts from the start of the document).
 func (r *reader) syntaxError(err error, chunkLine int) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		if r.base.Source.File != "" {
-			msg = strings.Replace(msg, m[0]+": ", "", 1) // the diagnostic carries the file line
-		} else {
-			msg = strings.Replace(msg, m[0], fmt.Sprintf("line %d of the annotation", chunkLine-1+line), 1)
-		}
+	line, msg := YAMLError(err)
+	if line > 0 && r.base.Source.File == "" {
+		msg = fmt.Sprintf("line %d of the annotation: %s", chunkLine-1+line, msg)
 	}
 	r.report(&yaml.Node{Line: line}, SeverityError, ReasonSyntax, "", "invalid YAML: %s", msg)
 }

@@ -89,8 +89,9 @@ func ParseFile(objs *Objects, file, text string) {
 	for _, chunk := range mapping.SplitDocuments(text) {
 		var root yaml.Node
 		if err := yaml.Unmarshal([]byte(chunk.Text), &root); err != nil {
+			line, msg := mapping.YAMLError(err)
 			objs.Diagnostics = append(objs.Diagnostics, mapping.Diagnostic{Source: mapping.Source{File: file, Line: chunk.Line},
-				Line: chunk.Line, Severity: mapping.SeverityError, Reason: mapping.ReasonSyntax, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+				Line: chunk.Line + max(line, 1) - 1, Severity: mapping.SeverityError, Reason: mapping.ReasonSyntax, Message: "invalid YAML: " + msg})
 			continue
 		}
 		if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
