@@ -9,8 +9,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kfgate/kfgate/gateway/ir"
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
+	"github.com/kfgate/kfgate/gateway/xds"
 )
 
 // world returns n Services, each annotated with two Mappings (GET and POST, as Kubeflow's model
@@ -65,6 +67,30 @@ func BenchmarkFullTranslation(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(2*n), "µs/mapping")
 			b.ReportMetric(float64(size), "routeconfig-bytes")
+		})
+	}
+}
+
+// BenchmarkTranslation: from decoded documents to Envoy resources (resolution and translation,
+// with validation and hashing), the work after the YAML is read. Reports µs per Mapping.
+func BenchmarkTranslation(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			objs := world(n)
+			var docs []mapping.Document
+			for _, t := range objs.Texts {
+				d, _ := mapping.Decode(t.Source, t.Body, mapping.Options{})
+				docs = append(docs, d...)
+			}
+			services := source.Services(objs.Services, objs.EndpointSlices)
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg, _ := ir.Resolve(ir.Input{Documents: docs, Services: services})
+				if _, err := new(xds.Translator).Translate(cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(2*n), "µs/mapping")
 		})
 	}
 }

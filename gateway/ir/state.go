@@ -30,16 +30,17 @@ type State struct {
 	singleDiags []mapping.Diagnostic
 	globalDirty bool
 	dirty       map[*group]struct{}
+	bulk        bool // resolveMany: groups are out of the order while resolved
 
 	nsCount    map[string]int // namespace → known Services in it
 	dupSlots   map[*nameSlot]struct{}
 	diagGroups map[*group]struct{}
-	refs       map[string]int // cluster name → routes and filters using it
-	hosts      map[string]int // host → routes bound to it
-	cors       int            // routes with CORS
-	byService  map[string]map[*group]struct{}
-	vhosts     []*VirtualHost // assembled; nil when the order changed
-	clusters   []*Cluster     // assembled; nil when the cluster set changed
+	refs       map[string]int      // cluster name → routes and filters using it
+	hosts      map[string]int      // host → routes bound to it
+	cors       int                 // routes with CORS
+	byService  map[string][]*group // Service key → groups routing to it (few per Service)
+	vhosts     []*VirtualHost      // assembled; nil when the order changed
+	clusters   []*Cluster          // assembled; nil when the cluster set changed
 }
 
 type nameSlot struct {
@@ -65,7 +66,7 @@ func NewState(opts Options) *State {
 	}
 	return &State{opts: opts, services: map[string]*Service{}, sources: map[string][]*mapping.Document{},
 		names: map[string]*nameSlot{}, groups: map[string]*group{}, dirty: map[*group]struct{}{},
-		refs: map[string]int{}, hosts: map[string]int{}, byService: map[string]map[*group]struct{}{},
+		refs: map[string]int{}, hosts: map[string]int{}, byService: map[string][]*group{},
 		nsCount: map[string]int{}, dupSlots: map[*nameSlot]struct{}{}, diagGroups: map[*group]struct{}{}, globalDirty: true}
 }
 
@@ -135,7 +136,7 @@ func (s *State) serviceChanged(key string) {
 		s.globalDirty = true
 	}
 	s.clusters = nil
-	for g := range s.byService[key] {
+	for _, g := range s.byService[key] {
 		s.dirty[g] = struct{}{}
 		for _, name := range g.clusters {
 			if c := s.r.clusters[name]; c != nil && c.service == key {
@@ -245,8 +246,12 @@ func (s *State) Config() (*Config, []mapping.Diagnostic) {
 	if s.globalDirty {
 		s.resolveAll()
 	}
-	for g := range s.dirty {
-		s.resolveGroup(g)
+	if len(s.dirty) > bulkThreshold && len(s.dirty) > len(s.order)/4 {
+		s.resolveMany()
+	} else {
+		for g := range s.dirty {
+			s.resolveGroup(g)
+		}
 	}
 	clear(s.dirty)
 	cfg := &Config{Listener: s.r.listener()}
@@ -281,6 +286,32 @@ func (s *State) resolveAll() {
 		g.entries, g.clusters, g.services = nil, nil, nil
 		s.dirty[g] = struct{}{}
 	}
+}
+
+// bulkThreshold is how many dirty groups make resolveMany worth it (a variable for the tests).
+var bulkThreshold = 64
+
+// resolveMany resolves many groups at once (a cold start, a Module change): rather than moving each
+// in the route order, it takes them all out, resolves them, and sorts the order once.
+func (s *State) resolveMany() {
+	s.order = slices.DeleteFunc(s.order, func(g *group) bool { _, d := s.dirty[g]; return d })
+	s.bulk = true
+	for g := range s.dirty {
+		s.resolveGroup(g)
+	}
+	s.bulk = false
+	for g := range s.dirty {
+		if len(g.entries) > 0 {
+			s.order = append(s.order, g)
+		}
+	}
+	slices.SortFunc(s.order, func(a, b *group) int {
+		if entryLess(a.entries[0], b.entries[0]) {
+			return -1
+		}
+		return 1
+	})
+	s.vhosts = nil
 }
 
 // resolveGroup resolves one canary group again and puts its routes back in order.
@@ -348,20 +379,19 @@ func (s *State) attach(g *group) {
 		if ref := d.Mapping.Service; ref.Name != "" {
 			key := Key(ref.Namespace, ref.Name)
 			g.services = append(g.services, key)
-			if s.byService[key] == nil {
-				s.byService[key] = map[*group]struct{}{}
+			if !slices.Contains(s.byService[key], g) {
+				s.byService[key] = append(s.byService[key], g)
 			}
-			s.byService[key][g] = struct{}{}
 		}
 	}
-	if len(g.entries) > 0 {
+	if len(g.entries) > 0 && !s.bulk {
 		i := sort.Search(len(s.order), func(i int) bool { return entryLess(g.entries[0], s.order[i].entries[0]) })
 		s.order = slices.Insert(s.order, i, g)
 	}
 }
 
 func (s *State) detach(g *group) {
-	if len(g.entries) > 0 {
+	if len(g.entries) > 0 && !s.bulk {
 		i := sort.Search(len(s.order), func(i int) bool { return !entryLess(s.order[i].entries[0], g.entries[0]) })
 		if i < len(s.order) && s.order[i] == g {
 			s.order = slices.Delete(s.order, i, i+1)
@@ -385,7 +415,7 @@ func (s *State) detach(g *group) {
 		}
 	}
 	for _, key := range g.services {
-		delete(s.byService[key], g)
+		s.byService[key] = slices.DeleteFunc(s.byService[key], func(x *group) bool { return x == g })
 		if len(s.byService[key]) == 0 {
 			delete(s.byService, key)
 		}

@@ -3,7 +3,10 @@
 package xds
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -81,13 +84,13 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 	if len(cs) > 0 && len(cs) == len(t.clusters) && &cs[0] == &t.clusters[0] {
 		return nil // the same list as last time: IR lists are never changed in place
 	}
+	if err := parallel(len(cs), func(i int) error { _, err := translatedCluster(cs[i]); return err }); err != nil {
+		return err
+	}
 	clusters := make([]*clusterv3.Cluster, 0, len(cs))
 	var endpoints []*endpointv3.ClusterLoadAssignment
 	for _, c := range cs {
-		tr, err := translatedCluster(c)
-		if err != nil {
-			return err
-		}
+		tr := c.Translated.(clusterResources)
 		clusters = append(clusters, tr.cluster)
 		if tr.endpoints != nil {
 			endpoints = append(endpoints, tr.endpoints)
@@ -112,14 +115,17 @@ func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []
 	} else {
 		memo.in = nil
 	}
+	var todo []int
 	for i, rt := range in {
-		if memo.in != nil && memo.in[i] == rt {
-			continue // same IR route: same translation, already in place
+		if memo.in == nil || memo.in[i] != rt {
+			todo = append(todo, i) // a new IR route: translate it
 		}
-		tr, err := translatedRoute(rt)
-		if err != nil {
-			return nil, nil, 0, err
-		}
+	}
+	if err := translateRoutes(in, todo); err != nil {
+		return nil, nil, 0, err
+	}
+	for _, i := range todo {
+		tr := in[i].Translated.(translated)
 		out[i], sizes[i] = tr.route, int32(tr.size)
 		copy(sum[i*digestLen:], tr.digest[:])
 	}
@@ -132,6 +138,34 @@ func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []
 	}
 	t.vhosts[name] = vhostMemo{in: in, out: out, sum: sum, sizes: sizes}
 	return out, sum, size, nil
+}
+
+// translateRoutes translates the routes at the given positions: each route is translated,
+// validated, encoded and hashed on its own.
+func translateRoutes(in []*ir.Route, todo []int) error {
+	return parallel(len(todo), func(j int) error { _, err := translatedRoute(in[todo[j]]); return err })
+}
+
+// parallel runs work(0..n-1) on every core when n is large (a cold start) and in line otherwise.
+// Each call must touch only its own objects.
+func parallel(n int, work func(i int) error) error {
+	workers := 1
+	if n >= 512 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				if err := work(i); err != nil && errs[w] == nil {
+					errs[w] = err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (t *Translator) forgetVirtualHostsBut(vhosts []*ir.VirtualHost) {
