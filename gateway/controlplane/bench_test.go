@@ -8,6 +8,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kfgate/kfgate/gateway/build"
@@ -71,4 +72,49 @@ rewrite: /v1/models/model-%[1]d
 method: GET
 service: model-%[1]d
 `, i, timeout)
+}
+
+// BenchmarkPublishEndpointChange: at n Services, each with an EndpointSlice, one endpoint moves; the
+// Runner rebuilds that Service's cluster and publishes (only CDS/EDS entries of that Service are new).
+func BenchmarkPublishEndpointChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			reg := prometheus.NewRegistry()
+			srv := server.New(server.Options{Registry: reg})
+			r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
+			var objs source.Objects
+			for i := range n {
+				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("model-", i), Namespace: fmt.Sprint("team-", i%50),
+					Annotations: map[string]string{mapping.AnnotationAmbassador: mappings(i, 3000)}},
+					Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+				objs.Services = append(objs.Services, svc)
+				objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+				objs.EndpointSlices = append(objs.EndpointSlices, slice(svc, i))
+			}
+			ctx := context.Background()
+			if err := r.Apply(ctx, objs); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				sl := slice(objs.Services[n/2], i)
+				if err := r.Update(ctx, func(e *build.Engine) { e.SetEndpointSlice(sl) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func slice(svc *corev1.Service, i int) *discoveryv1.EndpointSlice {
+	name, port, ready := "http", int32(8080), true
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: svc.Name + "-x", Namespace: svc.Namespace, Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{fmt.Sprintf("10.%d.%d.%d", i/65536%256, i/256%256, i%256)},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
@@ -41,6 +42,7 @@ type State struct {
 	byService  map[string][]*group // Service key → groups routing to it (few per Service)
 	vhosts     []*VirtualHost      // assembled; nil when the order changed
 	clusters   []*Cluster          // assembled; nil when the cluster set changed
+	replaced   map[string]bool     // clusters rebuilt under a listed name, to patch into clusters
 }
 
 type nameSlot struct {
@@ -135,12 +137,15 @@ func (s *State) serviceChanged(key string) {
 	if s.touchesAuth(key) {
 		s.globalDirty = true
 	}
-	s.clusters = nil
 	for _, g := range s.byService[key] {
 		s.dirty[g] = struct{}{}
 		for _, name := range g.clusters {
 			if c := s.r.clusters[name]; c != nil && c.service == key {
 				delete(s.r.clusters, name)
+				if s.replaced == nil {
+					s.replaced = map[string]bool{}
+				}
+				s.replaced[name] = true // rebuilt when its groups are resolved again
 			}
 		}
 	}
@@ -341,9 +346,6 @@ func (s *State) resolveGroup(g *group) {
 		delete(s.diagGroups, g)
 	}
 	s.attach(g)
-	if len(s.r.created) > 0 {
-		s.clusters = nil // a cluster may have been rebuilt under a name already listed
-	}
 	for _, name := range s.r.created {
 		if s.refs[name] == 0 {
 			delete(s.r.clusters, name) // made for a Mapping that lost: not served, not kept
@@ -466,6 +468,19 @@ func samePlaces(old, now []entry) bool {
 }
 
 func (s *State) clusterList() []*Cluster {
+	if s.clusters != nil && len(s.replaced) > 0 {
+		s.clusters = slices.Clone(s.clusters) // the last list was handed out: copy, then patch
+		for name := range s.replaced {
+			i, found := slices.BinarySearchFunc(s.clusters, name, func(c *Cluster, n string) int { return strings.Compare(c.Name, n) })
+			if c := s.r.clusters[name]; found && c != nil {
+				s.clusters[i] = c
+			} else {
+				s.clusters = nil // gone or new: assemble again
+				break
+			}
+		}
+	}
+	clear(s.replaced)
 	if s.clusters != nil {
 		return s.clusters
 	}

@@ -59,11 +59,12 @@ func (r Resources) slots() []typeSlot {
 // preparedType is a validated, canonical, hashed resource type.
 type preparedType struct {
 	typeURL  string
-	items    []types.Resource  // canonical copies, sorted by name
-	versions map[string]string // name → content version, for Delta clients
-	digest   string            // full SHA-256 hex over names and versions
-	size     int               // estimated size of a SotW response carrying all items
-	input    []types.Resource  // what it was prepared from: the same slice again needs no work
+	items    []types.Resource                 // canonical copies, sorted by name
+	versions map[string]string                // name → content version, for Delta clients
+	digest   string                           // full SHA-256 hex over names and versions
+	size     int                              // estimated size of a SotW response carrying all items
+	input    []types.Resource                 // what it was prepared from: the same slice again needs no work
+	entries  map[types.Resource]preparedEntry // by input message: the same message again needs no work
 }
 
 // sameInput reports whether a type's resources are the very slice prepared last time.
@@ -80,9 +81,9 @@ func sameInput(a, b []types.Resource) bool {
 // endpoints only pushes EDS and not, say, a 20k-route RouteConfiguration.
 //
 // On any error nothing changes: connected clients keep the previous snapshot.
-// Publish copies untrusted resources, so callers may reuse those messages; but a type handed over
-// as the very slice of the last publish is taken to be unchanged, so a changed configuration must
-// come in new slices.
+// Messages are immutable once published: a message or a type's slice handed over again is taken to
+// be unchanged and is not prepared again, so changed configuration must come as new messages in new
+// slices.
 func (s *Server) Publish(ctx context.Context, r Resources) (string, error) {
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
@@ -145,7 +146,7 @@ func (s *Server) prepare(r Resources) ([]preparedType, error) {
 			out = append(out, last)
 			continue
 		}
-		p, err := prepareType(slot, r.Trusted[slot.typeURL])
+		p, err := prepareType(slot, r.Trusted[slot.typeURL], s.lastPrepared[slot.typeURL].entries)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +161,9 @@ func (s *Server) prepare(r Resources) ([]preparedType, error) {
 
 // prepareType canonicalises one type's resources, rejecting duplicates, and
 // hashes them sorted by name so input order never changes the version.
-func prepareType(slot typeSlot, trusted map[string]Digest) (preparedType, error) {
+// Resources published before, by the same message, are not prepared again (messages are immutable
+// once published).
+func prepareType(slot typeSlot, trusted map[string]Digest, before map[types.Resource]preparedEntry) (preparedType, error) {
 	type entry struct {
 		name    string
 		res     types.Resource
@@ -169,11 +172,19 @@ func prepareType(slot typeSlot, trusted map[string]Digest) (preparedType, error)
 	}
 	entries := make([]entry, 0, len(slot.items))
 	seen := make(map[string]int, len(slot.items))
+	known := make(map[types.Resource]preparedEntry, len(slot.items))
 	for i, res := range slot.items {
-		e, err := prepareEntry(slot.typeURL, res, trusted)
+		e, ok := before[res]
+		var err error
+		if !ok || trusted[e.name].Version != "" {
+			e, err = prepareEntry(slot.typeURL, res, trusted)
+		}
 		name := e.name
 		if err != nil {
 			return preparedType{}, fmt.Errorf("%s: %w", resourceLabel(slot.typeURL, i, name), err)
+		}
+		if res != nil {
+			known[res] = e
 		}
 		if j, dup := seen[name]; dup {
 			return preparedType{}, fmt.Errorf("%s: duplicate name (also at index %d)", resourceLabel(slot.typeURL, i, name), j)
@@ -185,7 +196,7 @@ func prepareType(slot typeSlot, trusted map[string]Digest) (preparedType, error)
 
 	h := newContentHasher()
 	p := preparedType{typeURL: slot.typeURL, items: make([]types.Resource, 0, len(entries)), size: responseOverhead,
-		versions: make(map[string]string, len(entries)), input: slot.items}
+		versions: make(map[string]string, len(entries)), input: slot.items, entries: known}
 	for _, e := range entries {
 		h.addString(e.name)
 		h.addString(e.version)

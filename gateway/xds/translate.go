@@ -87,11 +87,11 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 	if err := parallel(len(cs), func(i int) error { _, err := translatedCluster(cs[i]); return err }); err != nil {
 		return err
 	}
-	clusters := make([]*clusterv3.Cluster, 0, len(cs))
-	var endpoints []*endpointv3.ClusterLoadAssignment
-	for _, c := range cs {
+	clusters := make([]*clusterv3.Cluster, len(cs))
+	endpoints := make([]*endpointv3.ClusterLoadAssignment, 0, len(t.endpoints))
+	for i, c := range cs {
 		tr := c.Translated.(clusterResources)
-		clusters = append(clusters, tr.cluster)
+		clusters[i] = tr.cluster
 		if tr.endpoints != nil {
 			endpoints = append(endpoints, tr.endpoints)
 		}
