@@ -24,7 +24,8 @@ import (
 
 // TestAnnotationsToEnvoyOverADS is the standalone appliance in one test: a watched directory of
 // annotated Services, built and served over a real gRPC ADS server, read by Envoy-like SotW and Delta
-// clients. An edit reaches both as a new RouteConfiguration; a broken edit changes nothing they see.
+// clients. An edit reaches both as a new RouteConfiguration; a broken edit changes nothing they see,
+// and the diagnostics page says why.
 func TestAnnotationsToEnvoyOverADS(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "app.yaml")
@@ -36,7 +37,8 @@ func TestAnnotationsToEnvoyOverADS(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	srv := server.New(server.Options{Registry: reg})
-	r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
+	diag := diagnostics.New(reg, srv.Ready)
+	r := New(build.Options{}, srv, diag, reg, logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -95,6 +97,9 @@ func TestAnnotationsToEnvoyOverADS(t *testing.T) {
 	write("no-slash")
 	if v3 := <-applied; v3 != v2 {
 		t.Fatalf("a broken edit changed what Envoy is served: %s → %s", v2, v3)
+	}
+	if st := stateOf(t, diag); !routed(st, "prefix /two/") || !hasDiag(st, "StaleConfig") || !hasDiag(st, "InvalidMapping") {
+		t.Fatalf("the diagnostics page must show the last good route and why the edit was refused: %+v", st.Report.Objects)
 	}
 }
 

@@ -24,21 +24,8 @@ import (
 func BenchmarkPublishOneServiceChange(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			reg := prometheus.NewRegistry()
-			srv := server.New(server.Options{Registry: reg})
-			r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
-			var objs source.Objects
-			for i := range n {
-				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("model-", i), Namespace: fmt.Sprint("team-", i%50),
-					Annotations: map[string]string{mapping.AnnotationAmbassador: mappings(i, 3000)}},
-					Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
-				objs.Services = append(objs.Services, svc)
-				objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
-			}
 			ctx := context.Background()
-			if err := r.Apply(ctx, objs); err != nil {
-				b.Fatal(err)
-			}
+			r, objs := warmRunner(b, n, false)
 			t := objs.Texts[n/2]
 			i := 0
 			b.ReportAllocs()
@@ -51,6 +38,30 @@ func BenchmarkPublishOneServiceChange(b *testing.B) {
 			}
 		})
 	}
+}
+
+// warmRunner returns a Runner that has published n annotated Services (each with an EndpointSlice
+// when slices is set), and the objects it was given.
+func warmRunner(b *testing.B, n int, slices bool) (*Runner, source.Objects) {
+	b.Helper()
+	reg := prometheus.NewRegistry()
+	srv := server.New(server.Options{Registry: reg})
+	r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
+	var objs source.Objects
+	for i := range n {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("model-", i), Namespace: fmt.Sprint("team-", i%50),
+			Annotations: map[string]string{mapping.AnnotationAmbassador: mappings(i, 3000)}},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+		objs.Services = append(objs.Services, svc)
+		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+		if slices {
+			objs.EndpointSlices = append(objs.EndpointSlices, slice(svc, i))
+		}
+	}
+	if err := r.Apply(context.Background(), objs); err != nil {
+		b.Fatal(err)
+	}
+	return r, objs
 }
 
 func mappings(i, timeout int) string {
@@ -79,22 +90,8 @@ service: model-%[1]d
 func BenchmarkPublishEndpointChange(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			reg := prometheus.NewRegistry()
-			srv := server.New(server.Options{Registry: reg})
-			r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
-			var objs source.Objects
-			for i := range n {
-				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("model-", i), Namespace: fmt.Sprint("team-", i%50),
-					Annotations: map[string]string{mapping.AnnotationAmbassador: mappings(i, 3000)}},
-					Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-				objs.Services = append(objs.Services, svc)
-				objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
-				objs.EndpointSlices = append(objs.EndpointSlices, slice(svc, i))
-			}
 			ctx := context.Background()
-			if err := r.Apply(ctx, objs); err != nil {
-				b.Fatal(err)
-			}
+			r, objs := warmRunner(b, n, true)
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {
