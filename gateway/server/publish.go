@@ -65,6 +65,7 @@ type preparedType struct {
 	size     int                              // estimated size of a SotW response carrying all items
 	input    []types.Resource                 // what it was prepared from: the same slice again needs no work
 	entries  map[types.Resource]preparedEntry // by input message: the same message again needs no work
+	fresh    int                              // messages prepared this time (not seen before)
 }
 
 // sameInput reports whether a type's resources are the very slice prepared last time.
@@ -173,11 +174,13 @@ func prepareType(slot typeSlot, trusted map[string]Digest, before map[types.Reso
 	entries := make([]entry, 0, len(slot.items))
 	seen := make(map[string]int, len(slot.items))
 	known := make(map[types.Resource]preparedEntry, len(slot.items))
+	fresh := 0
 	for i, res := range slot.items {
 		e, ok := before[res]
 		var err error
 		if !ok || trusted[e.name].Version != "" {
 			e, err = prepareEntry(slot.typeURL, res, trusted)
+			fresh++
 		}
 		name := e.name
 		if err != nil {
@@ -192,11 +195,14 @@ func prepareType(slot typeSlot, trusted map[string]Digest, before map[types.Reso
 		seen[name] = i
 		entries = append(entries, entry(e))
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	byName := func(a, b entry) int { return strings.Compare(a.name, b.name) }
+	if !slices.IsSortedFunc(entries, byName) { // kfgate's translator hands them over sorted
+		slices.SortFunc(entries, byName)
+	}
 
 	h := newContentHasher()
 	p := preparedType{typeURL: slot.typeURL, items: make([]types.Resource, 0, len(entries)), size: responseOverhead,
-		versions: make(map[string]string, len(entries)), input: slot.items, entries: known}
+		versions: make(map[string]string, len(entries)), input: slot.items, entries: known, fresh: fresh}
 	for _, e := range entries {
 		h.addString(e.name)
 		h.addString(e.version)
@@ -290,26 +296,52 @@ func describe(prepared []preparedType) published {
 // would otherwise wait forever for the missing resource while warming.
 func (s *Server) buildSnapshot(prepared []preparedType, versions published) (*cachev3.Snapshot, error) {
 	snap := &cachev3.Snapshot{VersionMap: make(map[string]map[string]string, len(prepared))}
-	onlyRoutes := s.lastSnapshot != nil
+	sameRefs := s.lastSnapshot != nil // every changed type kept its names: references still resolve
 	for _, t := range prepared {
 		i := cachev3.GetResponseType(t.typeURL)
 		if last, ok := s.lastPrepared[t.typeURL]; ok && last.digest == t.digest && s.lastSnapshot != nil {
 			snap.Resources[i] = s.lastSnapshot.Resources[i] // unchanged: no new map of thousands of items
 		} else {
 			snap.Resources[i] = cachev3.NewResources(versions.typeVersions[t.typeURL], t.items)
-			onlyRoutes = onlyRoutes && t.typeURL == resourcev3.RouteType && sameNames(last.versions, t.versions)
+			sameRefs = sameRefs && keepsReferences(last, t)
 		}
 		// Delta's per-resource versions come from the content hashes already made: the cache would
 		// otherwise encode every resource again (ConstructVersionMap).
 		snap.VersionMap[t.typeURL] = t.versions
 	}
-	// Consistency is about names: when only route contents changed, it still holds.
-	if !onlyRoutes {
+	// Consistency is about names: when changed types kept their names (and listeners their route
+	// names), it still holds.
+	if !sameRefs {
 		if err := snap.Consistent(); err != nil {
 			return nil, fmt.Errorf("inconsistent snapshot: %w", explainInconsistency(snap, err))
 		}
 	}
 	return snap, nil
+}
+
+// keepsReferences reports whether a changed type leaves every cross-reference of the snapshot as it
+// was: its names are the same, no cluster changed (a cluster may start or stop needing a load
+// assignment) and listeners name the same route tables.
+func keepsReferences(last, now preparedType) bool {
+	switch {
+	case !sameNames(last.versions, now.versions):
+		return false
+	case now.typeURL == resourcev3.ClusterType:
+		return now.fresh == 0
+	case now.typeURL == resourcev3.ListenerType:
+		return sameListenerRoutes(last.items, now.items)
+	}
+	return true
+}
+
+// sameListenerRoutes reports whether listeners name the same RouteConfigurations as before.
+func sameListenerRoutes(a, b []types.Resource) bool {
+	routes := func(ls []types.Resource) map[string]bool {
+		var all [types.UnknownType]cachev3.Resources
+		all[types.Listener] = cachev3.NewResources("", ls)
+		return cachev3.GetAllResourceReferences(all)[resourcev3.RouteType]
+	}
+	return maps.Equal(routes(a), routes(b))
 }
 
 func sameNames(a, b map[string]string) bool {

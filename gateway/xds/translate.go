@@ -3,6 +3,7 @@
 package xds
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime"
@@ -47,6 +48,7 @@ func Translate(cfg *ir.Config) (*Resources, error) { return new(Translator).Tran
 // keeps its last lists, so that a configuration that differs in a few routes costs a comparison of
 // pointers plus the translation of those routes. Not safe for concurrent use.
 type Translator struct {
+	byName    map[string]clusterResources // last translation of each cluster name
 	clusters  []*ir.Cluster
 	clusterRs []*clusterv3.Cluster
 	endpoints []*endpointv3.ClusterLoadAssignment
@@ -89,14 +91,22 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 	}
 	clusters := make([]*clusterv3.Cluster, len(cs))
 	endpoints := make([]*endpointv3.ClusterLoadAssignment, 0, len(t.endpoints))
+	byName := make(map[string]clusterResources, len(cs))
 	for i, c := range cs {
 		tr := c.Translated.(clusterResources)
+		if prev, ok := t.byName[c.Name]; ok && prev.cluster != tr.cluster && prev.digest == tr.digest {
+			// Rebuilt (say, for new endpoints) but the cluster itself is unchanged: keep the message
+			// already published, so the server need not prepare it nor check references again.
+			tr.cluster = prev.cluster
+			c.Translated = tr
+		}
+		byName[c.Name] = tr
 		clusters[i] = tr.cluster
 		if tr.endpoints != nil {
 			endpoints = append(endpoints, tr.endpoints)
 		}
 	}
-	t.clusters, t.clusterRs, t.endpoints = cs, clusters, endpoints
+	t.clusters, t.clusterRs, t.endpoints, t.byName = cs, clusters, endpoints, byName
 	return nil
 }
 
@@ -183,6 +193,7 @@ func (t *Translator) forgetVirtualHostsBut(vhosts []*ir.VirtualHost) {
 type clusterResources struct {
 	cluster   *clusterv3.Cluster
 	endpoints *endpointv3.ClusterLoadAssignment
+	digest    [sha256.Size]byte // of the cluster's deterministic encoding
 }
 
 func translatedCluster(c *ir.Cluster) (clusterResources, error) {
@@ -196,7 +207,11 @@ func translatedCluster(c *ir.Cluster) (clusterResources, error) {
 	if err != nil {
 		return clusterResources{}, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
-	t := clusterResources{cluster: cl}
+	b, err := deterministic.Marshal(cl)
+	if err != nil {
+		return clusterResources{}, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	t := clusterResources{cluster: cl, digest: sha256.Sum256(b)}
 	if c.Kind == ir.ClusterEDS {
 		t.endpoints = LoadAssignment(c)
 		if err := t.endpoints.ValidateAll(); err != nil {
