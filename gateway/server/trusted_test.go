@@ -1,7 +1,11 @@
 package server
 
 import (
+	"context"
+	"strings"
 	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -46,5 +50,28 @@ func TestTrustedDigestsAndUnchangedTypes(t *testing.T) {
 	got := sotw.Await(map[string]string{resourcev3.RouteType: next[resourcev3.RouteType]})
 	if n := len(got[resourcev3.RouteType].GetResources()); n != 1 {
 		t.Fatalf("the client got %d route configurations, want 1", n)
+	}
+}
+
+// TestConsistencyStillCheckedWhenNamesStay: skipping the consistency walk must not let through a
+// cluster that keeps its name but starts needing a load assignment that does not exist.
+func TestConsistencyStillCheckedWhenNamesStay(t *testing.T) {
+	e := startEnv(t, Options{})
+	r := build(t, defaultSpec())
+	dns := edsCluster("svc-dns")
+	dns.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
+	dns.EdsClusterConfig = nil
+	dns.LoadAssignment = loadAssignment("svc-dns", "10.0.0.9", 80)
+	r.Clusters = append(r.Clusters, dns)
+	e.publish(t, r)
+	before := e.srv.Version()
+
+	next := build(t, defaultSpec())
+	next.Clusters = append(next.Clusters, edsCluster("svc-dns")) // same name, now EDS, no assignment
+	if _, err := e.srv.Publish(context.Background(), next); err == nil || !strings.Contains(err.Error(), "svc-dns") {
+		t.Fatalf("an EDS cluster without its ClusterLoadAssignment must be refused, got %v", err)
+	}
+	if e.srv.Version() != before {
+		t.Fatal("the refused snapshot replaced the served one")
 	}
 }
