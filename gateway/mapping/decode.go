@@ -226,7 +226,14 @@ func header(r *reader, top *object) (Document, *object) {
 	case kind == KindTLSContext || kind == KindRateLimitService:
 		// Reported after ambassador_id: another installation's documents are not ours to judge.
 	case kind != KindMapping && kind != KindModule && kind != KindAuthService:
-		r.errorf(top.value("kind"), "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)", kind)
+		hint := ""
+		if s := closest(kind, []string{KindMapping, KindModule, KindAuthService}); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", s)
+			if s == KindAuthService {
+				r.base.DocKind = KindAuthService // a misspelt AuthService still makes kfgate fail closed
+			}
+		}
+		r.errorf(top.value("kind"), "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)%s", kind, hint)
 	}
 	fields, meta := top, top
 	if md := top.child("metadata"); md != nil {
