@@ -1,8 +1,6 @@
 package controlplane
 
 import (
-	"context"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,14 +8,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/kfgate/kfgate/gateway/build"
-	"github.com/kfgate/kfgate/gateway/diagnostics"
-	"github.com/kfgate/kfgate/gateway/server"
 	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/test/xdsclient"
 )
@@ -35,20 +27,13 @@ func TestAnnotationsToEnvoyOverADS(t *testing.T) {
 	}
 	write("/one/")
 
-	reg := prometheus.NewRegistry()
-	srv := server.New(server.Options{Registry: reg})
-	diag := diagnostics.New(reg, srv.Ready)
-	r := New(build.Options{}, srv, diag, reg, logr.Discard())
-	ctx, cancel := context.WithCancel(context.Background())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 2)
+	r, srv, diag := newRunner(t)
+	conn := serveXDS(t, srv)
+	ctx := t.Context()
+	watched := make(chan error, 1)
 	applied := make(chan string, 16)
-	go func() { errs <- srv.Serve(ctx, lis) }()
 	go func() {
-		errs <- source.WatchDir(ctx, dir, source.DefaultDebounce, logr.Discard(), func(o source.Objects) {
+		watched <- source.WatchDir(ctx, dir, source.DefaultDebounce, logr.Discard(), func(o source.Objects) {
 			if err := r.Apply(ctx, o); err != nil {
 				t.Errorf("apply: %v", err)
 			}
@@ -56,18 +41,10 @@ func TestAnnotationsToEnvoyOverADS(t *testing.T) {
 		})
 	}()
 	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-errs; err != nil {
-				t.Error(err)
-			}
+		if err := <-watched; err != nil {
+			t.Error(err)
 		}
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
 
 	v1 := <-applied
 	sotw := xdsclient.NewSotW(t, conn, "envoy-sotw")

@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kfgate/kfgate/gateway/build"
-	"github.com/kfgate/kfgate/gateway/diagnostics"
-	"github.com/kfgate/kfgate/gateway/mapping"
-	"github.com/kfgate/kfgate/gateway/server"
 	"github.com/kfgate/kfgate/gateway/source"
 )
 
@@ -40,25 +35,12 @@ func BenchmarkPublishOneServiceChange(b *testing.B) {
 	}
 }
 
-// warmRunner returns a Runner that has published n annotated Services (each with an EndpointSlice
-// when slices is set), and the objects it was given.
+// warmRunner returns a Runner that has published annotated(n, slices), and those objects.
 func warmRunner(b *testing.B, n int, slices bool) (*Runner, source.Objects) {
 	b.Helper()
-	reg := prometheus.NewRegistry()
-	srv := server.New(server.Options{Registry: reg})
-	r := New(build.Options{}, srv, diagnostics.New(reg, srv.Ready), reg, logr.Discard())
-	var objs source.Objects
-	for i := range n {
-		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("model-", i), Namespace: fmt.Sprint("team-", i%50),
-			Annotations: map[string]string{mapping.AnnotationAmbassador: mappings(i, 3000)}},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-		objs.Services = append(objs.Services, svc)
-		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
-		if slices {
-			objs.EndpointSlices = append(objs.EndpointSlices, slice(svc, i))
-		}
-	}
-	if err := r.Apply(context.Background(), objs); err != nil {
+	r, _, _ := newRunner(b)
+	objs := annotated(n, slices)
+	if err := r.Apply(b.Context(), objs); err != nil {
 		b.Fatal(err)
 	}
 	return r, objs

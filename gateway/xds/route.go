@@ -19,16 +19,9 @@ import (
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
-// RouteConfiguration builds the listener's route table. Each route is translated and validated once
-// per IR route (cached on it); virtual hosts and the table itself are validated without re-walking
-// their routes.
-func RouteConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, error) {
-	rc, _, err := new(Translator).routeConfiguration(name, vhosts)
-	return rc, err
-}
-
-// routeConfiguration also returns the table's Digest: a hash over each virtual host's own encoding
-// and its routes' digests (each route is encoded and hashed once, when translated).
+// routeConfiguration builds the listener's route table and its Digest: a hash over each virtual host's
+// own encoding and its routes' digests. Each route is translated, validated, encoded and hashed once
+// per IR route (cached on it); virtual hosts and the table are validated without re-walking routes.
 func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, Digest, error) {
 	rc := &routev3.RouteConfiguration{Name: name}
 	if err := rc.ValidateAll(); err != nil {

@@ -40,9 +40,6 @@ type Digest struct {
 // RouteConfigName is the name of the RouteConfiguration the HTTP listener fetches over RDS.
 func RouteConfigName(port uint32) string { return fmt.Sprintf("http-%d", port) }
 
-// Translate builds every resource for a configuration, each validated (ValidateAll) as it is built.
-func Translate(cfg *ir.Config) (*Resources, error) { return new(Translator).Translate(cfg) }
-
 // Translator translates configuration after configuration. Routes and clusters are translated once
 // per IR object and cached on it (ir.Route.Translated, ir.Cluster.Translated); the Translator also
 // keeps its last lists, so that a configuration that differs in a few routes costs a comparison of
@@ -62,7 +59,7 @@ type vhostMemo struct {
 	sizes []int32 // the routes' encoded sizes, in order
 }
 
-// Translate builds every resource for a configuration.
+// Translate builds every resource for a configuration, each validated (ValidateAll) as it is built.
 func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 	l, err := Listener(cfg.Listener)
 	if err == nil {
