@@ -153,3 +153,63 @@ func diagLines(ds []mapping.Diagnostic) []string {
 	}
 	return out
 }
+
+// TestEngineEvents: an Engine fed event by event (SetText, SetService, SetEndpointSlice, Delete*),
+// as a Kubernetes watch would feed it, says what a fresh Engine says of the same world.
+func TestEngineEvents(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	w := map[string]*worldObject{}
+	for range 20 {
+		mutate(rng, w)
+	}
+	objs := objectsOf(w)
+	e := NewEngine(Options{})
+	for _, s := range objs.Services {
+		e.SetService(s)
+	}
+	for _, sl := range objs.EndpointSlices {
+		e.SetEndpointSlice(sl)
+	}
+	for _, tx := range objs.Texts {
+		e.SetText(tx)
+	}
+	check := func(step string, objs source.Objects) {
+		t.Helper()
+		got, err := e.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := NewEngine(Options{}).Build(objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := render(t, got), render(t, want); g != w {
+			t.Fatalf("%s: the event-fed engine differs from a fresh one\n%s", step, firstDiff(w, g))
+		}
+	}
+	check("initial events", objs)
+
+	changed := objs.Texts[0]
+	changed.Body += "---\napiVersion: ambassador/v1\nkind: Mapping\nname: added\nprefix: /added/\nservice: added\n"
+	e.SetText(changed)
+	objs.Texts[0] = changed
+	check("one annotation changed", objs)
+
+	gone := objs.Services[len(objs.Services)-1]
+	e.DeleteService(gone.Namespace, gone.Name)
+	for _, tx := range source.ServiceTexts(gone, "", nil) {
+		e.DeleteText(tx.Source)
+	}
+	objs.Services = objs.Services[:len(objs.Services)-1]
+	objs.Texts = slices.DeleteFunc(objs.Texts, func(tx source.Text) bool {
+		return tx.Source.Namespace == gone.Namespace && tx.Source.Name == gone.Name
+	})
+	objs.EndpointSlices = slices.DeleteFunc(objs.EndpointSlices, func(sl *discoveryv1.EndpointSlice) bool {
+		if sl.Namespace == gone.Namespace && sl.Labels[discoveryv1.LabelServiceName] == gone.Name {
+			e.DeleteEndpointSlice(sl.Namespace, sl.Name)
+			return true
+		}
+		return false
+	})
+	check("one Service deleted", objs)
+}

@@ -11,7 +11,6 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -101,12 +100,8 @@ func (r *Runner) toServer(x *xds.Resources) server.Resources {
 		Routes:    resourcesOf(x.Routes),
 		Clusters:  r.last.clusters.of(x.Clusters),
 		Endpoints: r.last.endpoints.of(x.Endpoints),
+		Trusted:   x.Digests, // validated, deterministic and hashed by the translator
 	}
-	routes := make(map[string]server.Digest, len(x.RouteDigests))
-	for name, d := range x.RouteDigests {
-		routes[name] = server.Digest{Version: d.Version, Size: d.Size}
-	}
-	out.Trusted = map[string]map[string]server.Digest{resourcev3.RouteType: routes}
 	return out
 }
 

@@ -14,6 +14,8 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/kfgate/kfgate/gateway/xds"
 )
 
 // Resources is one complete configuration for every Envoy.
@@ -26,11 +28,8 @@ type Resources struct {
 	Trusted map[string]map[string]Digest
 }
 
-// Digest is a resource's content version and encoded size.
-type Digest struct {
-	Version string
-	Size    int
-}
+// Digest is a resource's content version and encoded size, as the translator makes it.
+type Digest = xds.Digest
 
 // published describes the snapshot currently in the cache.
 type published struct {
@@ -177,8 +176,11 @@ func prepareType(slot typeSlot, trusted map[string]Digest, before map[types.Reso
 	fresh := 0
 	for i, res := range slot.items {
 		e, ok := before[res]
+		if d, isTrusted := trusted[e.name]; ok && isTrusted && d.Version != e.version {
+			ok = false // the producer vouches for new content
+		}
 		var err error
-		if !ok || trusted[e.name].Version != "" {
+		if !ok {
 			e, err = prepareEntry(slot.typeURL, res, trusted)
 			fresh++
 		}

@@ -4,6 +4,7 @@ package xds
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -26,9 +28,10 @@ type Resources struct {
 	Routes    []*routev3.RouteConfiguration
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
-	// RouteDigests gives, per RouteConfiguration name, a content version and the encoded size, computed
-	// from each route's cached encoding: the xDS server need not encode the whole table again.
-	RouteDigests map[string]Digest
+	// Digests gives, by type URL and name, each route table's, cluster's and load assignment's content
+	// version and encoded size, made once when it was translated (a route table's from its routes'):
+	// the xDS server need not copy, check and encode them again.
+	Digests map[string]map[string]Digest
 }
 
 // Digest is a resource's content version (a hash of its deterministic encoding) and encoded size.
@@ -45,11 +48,13 @@ func RouteConfigName(port uint32) string { return fmt.Sprintf("http-%d", port) }
 // keeps its last lists, so that a configuration that differs in a few routes costs a comparison of
 // pointers plus the translation of those routes. Not safe for concurrent use.
 type Translator struct {
-	byName    map[string]clusterResources // last translation of each cluster name
-	clusters  []*ir.Cluster
-	clusterRs []*clusterv3.Cluster
-	endpoints []*endpointv3.ClusterLoadAssignment
-	vhosts    map[string]vhostMemo
+	byName          map[string]clusterResources // last translation of each cluster name
+	clusterDigests  map[string]Digest
+	endpointDigests map[string]Digest
+	clusters        []*ir.Cluster
+	clusterRs       []*clusterv3.Cluster
+	endpoints       []*endpointv3.ClusterLoadAssignment
+	vhosts          map[string]vhostMemo
 }
 
 type vhostMemo struct {
@@ -76,7 +81,9 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 		return nil, err
 	}
 	return &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc},
-		Clusters: t.clusterRs, Endpoints: t.endpoints, RouteDigests: map[string]Digest{rc.Name: digest}}, nil
+		Clusters: t.clusterRs, Endpoints: t.endpoints, Digests: map[string]map[string]Digest{
+			resourcev3.RouteType: {rc.Name: digest}, resourcev3.ClusterType: t.clusterDigests, resourcev3.EndpointType: t.endpointDigests,
+		}}, nil
 }
 
 func (t *Translator) translateClusters(cs []*ir.Cluster) error {
@@ -89,6 +96,7 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 	clusters := make([]*clusterv3.Cluster, len(cs))
 	endpoints := make([]*endpointv3.ClusterLoadAssignment, 0, len(t.endpoints))
 	byName := make(map[string]clusterResources, len(cs))
+	clusterDigests, endpointDigests := make(map[string]Digest, len(cs)), make(map[string]Digest, len(t.endpoints))
 	for i, c := range cs {
 		tr := c.Translated.(clusterResources)
 		if prev, ok := t.byName[c.Name]; ok && prev.cluster != tr.cluster && prev.digest == tr.digest {
@@ -99,11 +107,14 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 		}
 		byName[c.Name] = tr
 		clusters[i] = tr.cluster
+		clusterDigests[c.Name] = tr.clusterDigest()
 		if tr.endpoints != nil {
 			endpoints = append(endpoints, tr.endpoints)
+			endpointDigests[c.Name] = tr.endpointDigest
 		}
 	}
 	t.clusters, t.clusterRs, t.endpoints, t.byName = cs, clusters, endpoints, byName
+	t.clusterDigests, t.endpointDigests = clusterDigests, endpointDigests
 	return nil
 }
 
@@ -188,9 +199,15 @@ func (t *Translator) forgetVirtualHostsBut(vhosts []*ir.VirtualHost) {
 }
 
 type clusterResources struct {
-	cluster   *clusterv3.Cluster
-	endpoints *endpointv3.ClusterLoadAssignment
-	digest    [sha256.Size]byte // of the cluster's deterministic encoding
+	cluster        *clusterv3.Cluster
+	endpoints      *endpointv3.ClusterLoadAssignment
+	digest         [sha256.Size]byte // of the cluster's deterministic encoding
+	size           int
+	endpointDigest Digest
+}
+
+func (c clusterResources) clusterDigest() Digest {
+	return Digest{Version: hex.EncodeToString(c.digest[:]), Size: c.size}
 }
 
 func translatedCluster(c *ir.Cluster) (clusterResources, error) {
@@ -208,15 +225,27 @@ func translatedCluster(c *ir.Cluster) (clusterResources, error) {
 	if err != nil {
 		return clusterResources{}, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
-	t := clusterResources{cluster: cl, digest: sha256.Sum256(b)}
+	t := clusterResources{cluster: cl, digest: sha256.Sum256(b), size: len(b)}
 	if c.Kind == ir.ClusterEDS {
 		t.endpoints = LoadAssignment(c)
 		if err := t.endpoints.ValidateAll(); err != nil {
 			return clusterResources{}, fmt.Errorf("load assignment %q: %w", c.Name, err)
 		}
+		if t.endpointDigest, err = digestOf(t.endpoints); err != nil {
+			return clusterResources{}, fmt.Errorf("load assignment %q: %w", c.Name, err)
+		}
 	}
 	c.Translated = t
 	return t, nil
+}
+
+func digestOf(m proto.Message) (Digest, error) {
+	b, err := deterministic.Marshal(m)
+	if err != nil {
+		return Digest{}, err
+	}
+	sum := sha256.Sum256(b)
+	return Digest{Version: hex.EncodeToString(sum[:]), Size: len(b)}, nil
 }
 
 // adsSource points Envoy at the ADS stream it already has.
