@@ -34,6 +34,7 @@ type Engine struct {
 	mappings   int // Mapping documents being served
 	objects    map[objectKey]int
 	withDiags  map[textID]*text
+	changed    bool // a text changed since the last Result (the State tracks the rest)
 }
 
 // textID names a source text independently of its content: a Service annotation by the Service and
@@ -85,8 +86,12 @@ func (e *Engine) Build(objs source.Objects) (*Result, error) {
 	return e.Result()
 }
 
-// SetText adds or replaces a text (an annotation value or a bare document).
+// SetText adds or replaces a text (an annotation value or a bare document). A text whose source and
+// content are unchanged is not decoded again.
 func (e *Engine) SetText(t source.Text) {
+	if old, ok := e.texts[idOf(t.Source)]; ok && old.body == t.Body && old.src == t.Source {
+		return
+	}
 	d := decoded{}
 	d.docs, d.diags = mapping.Decode(t.Source, t.Body, mapping.Options{ID: e.opts.ID})
 	e.apply(t, d)
@@ -100,6 +105,7 @@ func (e *Engine) DeleteText(src mapping.Source) {
 		return
 	}
 	e.count(old, -1)
+	e.changed = true
 	delete(e.texts, id)
 	e.state.Replace(id.String(), nil)
 }
@@ -138,6 +144,7 @@ func (e *Engine) apply(t source.Text, d decoded) {
 		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError)
 	}
 	e.texts[id] = nt
+	e.changed = true
 	e.count(nt, 1)
 	e.state.Replace(id.String(), nt.docs)
 }
@@ -221,6 +228,9 @@ func (e *Engine) refreshService(key string) {
 // Sync makes the Engine's view equal to objs, finding what changed: texts by content, Services and
 // EndpointSlices by what kfgate reads of them. Changed texts are decoded in parallel.
 func (e *Engine) Sync(objs source.Objects) {
+	if len(e.fileDiags) > 0 || len(objs.Diagnostics) > 0 {
+		e.changed = true
+	}
 	e.fileDiags = objs.Diagnostics
 	e.syncTexts(objs.Texts)
 	e.syncServices(objs.Services, objs.EndpointSlices)
@@ -296,6 +306,7 @@ func decodeAll(texts []source.Text, id string) []decoded {
 // Result resolves and translates what changed since the last Result. An error means translation
 // produced something invalid, a bug: the caller keeps serving its last good resources.
 func (e *Engine) Result() (*Result, error) {
+	e.changed = false
 	diags := append([]mapping.Diagnostic(nil), e.fileDiags...)
 	for _, t := range e.withDiags {
 		diags = append(diags, t.diags...)
@@ -317,6 +328,14 @@ func (e *Engine) Result() (*Result, error) {
 	res.Summary = e.summarize(res)
 	return res, nil
 }
+
+// Dirty reports whether anything changed since the last Result that could change it: a text, or a
+// Service or EndpointSlice that a Mapping or the AuthService routes to. Changes to other Services and
+// slices are kept, and leave the Engine clean.
+func (e *Engine) Dirty() bool { return e.changed || e.state.Dirty() }
+
+// Routed reports whether a Mapping or the AuthService routes to the Service, as of the last Result.
+func (e *Engine) Routed(namespace, name string) bool { return e.state.Routed(ir.Key(namespace, name)) }
 
 // authDiagnostics tells each rejected AuthService that, with no valid one, kfgate fails closed.
 func (e *Engine) authDiagnostics() []mapping.Diagnostic {

@@ -31,6 +31,8 @@ type Runner struct {
 	log     logr.Logger
 	m       *metrics
 	last    lastResources
+	built   bool // a build was attempted: a clean Engine has nothing new to publish
+	hooks   []func(*build.Result)
 }
 
 // lastResources remembers the last published lists, so that an unchanged list is handed to the xDS
@@ -58,6 +60,10 @@ func New(opts build.Options, srv *server.Server, diag *diagnostics.Server, reg p
 	return &Runner{builder: build.NewEngine(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
 }
 
+// OnPublish registers f to be called, under the Runner's lock, with every Result that was published.
+// f must be quick: it runs on the rebuild path. Register before the first Update.
+func (r *Runner) OnPublish(f func(*build.Result)) { r.hooks = append(r.hooks, f) }
+
 // Apply makes the configuration that of objs (a whole view, as the file source has) and publishes it.
 func (r *Runner) Apply(ctx context.Context, objs source.Objects) error {
 	return r.Update(ctx, func(e *build.Engine) { e.Sync(objs) })
@@ -71,6 +77,11 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 	defer r.mu.Unlock()
 	start := time.Now()
 	change(r.builder)
+	if r.built && !r.builder.Dirty() {
+		r.m.builds.WithLabelValues("unchanged").Inc()
+		return nil
+	}
+	r.built = true
 	res, err := r.builder.Result()
 	if err == nil {
 		_, err = r.xds.Publish(ctx, r.toServer(res.Resources))
@@ -88,6 +99,9 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 	}
 	r.m.builds.WithLabelValues("published").Inc()
 	r.m.record(res.Summary)
+	for _, f := range r.hooks {
+		f(res)
+	}
 	r.diag.Update(diagnostics.NewState(r.xds.Version(), start, "", report))
 	r.log.V(1).Info("configuration built", "version", r.xds.Version(), "objects", res.Summary.Objects,
 		"mappings", res.Summary.Mappings, "errors", res.Summary.Errors, "took", time.Since(start))
@@ -125,7 +139,8 @@ func newMetrics(reg prometheus.Registerer, log logr.Logger) *metrics {
 	m := &metrics{
 		rebuild: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kfgate_rebuild_duration_seconds",
 			Help: "Time to build and publish a configuration.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-		builds:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kfgate_builds_total", Help: "Builds by result."}, []string{"result"}),
+		builds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kfgate_builds_total",
+			Help: "Rebuilds by result: published, failed, or unchanged (nothing routed changed, nothing built)."}, []string{"result"}),
 		objects:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_source_objects", Help: "Source objects (Services and files) with kfgate configuration."}),
 		mappings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_mappings", Help: "Valid Mappings."}),
 		diagnostics: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kfgate_diagnostics", Help: "Diagnostics of the last build by severity."},

@@ -1,0 +1,66 @@
+// Package kube is the Kubernetes source: it watches Services and EndpointSlices through
+// controller-runtime's informers, feeds their changes to the control plane's Engine after a short
+// debounce, and tells the authors of broken annotations through Events on their Services (written by
+// the leader only; every replica watches and serves xDS).
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+// Options configure the Kubernetes source.
+type Options struct {
+	Config     *rest.Config
+	Namespaces []string // watched namespaces; empty means all
+	Debounce   source.Debounce
+	Leader     LeaderElection
+	// Component names kfgate in the Events it writes (reportingController).
+	Component string
+	Logger    logr.Logger
+	Registry  prometheus.Registerer
+}
+
+// LeaderElection configures the Lease that decides which replica writes Events.
+type LeaderElection struct {
+	Disabled      bool // every replica writes Events: for a single replica only
+	Namespace     string
+	Name          string // the Lease's name
+	Identity      string // this replica, unique among them
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+}
+
+// DefaultLeaderElection has client-go's usual timings.
+var DefaultLeaderElection = LeaderElection{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+
+func (o Options) validate() error {
+	var errs []error
+	if o.Config == nil {
+		errs = append(errs, errors.New("no Kubernetes client configuration"))
+	}
+	if o.Debounce.Holdoff <= 0 || o.Debounce.Max < o.Debounce.Holdoff {
+		errs = append(errs, fmt.Errorf("debounce %s/%s: want 0 < holdoff <= max", o.Debounce.Holdoff, o.Debounce.Max))
+	}
+	if l := o.Leader; !l.Disabled {
+		if l.Namespace == "" || l.Name == "" || l.Identity == "" {
+			errs = append(errs, errors.New("leader election needs a namespace, a Lease name and an identity"))
+		}
+		if l.RetryPeriod <= 0 || l.RenewDeadline <= l.RetryPeriod || l.LeaseDuration <= l.RenewDeadline {
+			errs = append(errs, fmt.Errorf("leader election timings %s/%s/%s: want 0 < retry-period < renew-deadline < lease-duration",
+				l.RetryPeriod, l.RenewDeadline, l.LeaseDuration))
+		}
+	}
+	if o.Component == "" {
+		errs = append(errs, errors.New("no component name for Events"))
+	}
+	return errors.Join(errs...)
+}

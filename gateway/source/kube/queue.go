@@ -1,0 +1,101 @@
+package kube
+
+import (
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+type kind uint8
+
+const (
+	kindService kind = iota
+	kindSlice
+)
+
+func (k kind) String() string {
+	if k == kindService {
+		return "service"
+	}
+	return "endpointslice"
+}
+
+// change is the latest state of one object: a Service, an EndpointSlice, or its deletion.
+type change struct {
+	kind            kind
+	namespace, name string
+	service         *corev1.Service
+	slice           *discoveryv1.EndpointSlice // nil with service: deleted
+	written         time.Time                  // when the object was written, zero when unknown
+}
+
+func (c change) deleted() bool { return c.service == nil && c.slice == nil }
+
+type changeKey struct {
+	kind            kind
+	namespace, name string
+}
+
+// queue coalesces changes by object (a burst of updates to one object costs one apply) and marks the
+// world dirty; the rebuild loop takes everything at once after the debounce.
+type queue struct {
+	mu          sync.Mutex
+	items       map[changeKey]change
+	first, last time.Time // of the changes not yet taken
+	wake        chan struct{}
+}
+
+func newQueue() *queue {
+	return &queue{items: map[changeKey]change{}, wake: make(chan struct{}, 1)}
+}
+
+func (q *queue) add(c change, now time.Time) {
+	q.mu.Lock()
+	q.items[changeKey{c.kind, c.namespace, c.name}] = c
+	if q.first.IsZero() {
+		q.first = now
+	}
+	q.last = now
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// due is when the pending changes should be built, false when there are none.
+func (q *queue) due(d source.Debounce) (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return time.Time{}, false
+	}
+	return dueTime(q.first, q.last, d), true
+}
+
+// dueTime is Holdoff after the last change, but no later than Max after the first.
+func dueTime(first, last time.Time, d source.Debounce) time.Time {
+	t := last.Add(d.Holdoff)
+	if limit := first.Add(d.Max); t.After(limit) {
+		return limit
+	}
+	return t
+}
+
+// take returns the pending changes and when the first of them arrived.
+func (q *queue) take() ([]change, time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]change, 0, len(q.items))
+	for _, c := range q.items {
+		out = append(out, c)
+	}
+	first := q.first
+	clear(q.items)
+	q.first, q.last = time.Time{}, time.Time{}
+	return out, first
+}

@@ -1,0 +1,129 @@
+package kube
+
+import (
+	"reflect"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+)
+
+// AnnotationWrittenAt, when a writer sets it (RFC 3339 with fractions), says when the object was
+// written; kfgate measures API-write-to-snapshot latency from it. Without it, the newest managedFields
+// time is used (whole seconds).
+const AnnotationWrittenAt = "kfgate.io/written-at"
+
+// The informers keep only what kfgate reads: these transforms run before an object enters the cache,
+// so a cluster's other annotations, status and field ownership cost no memory.
+
+// stripService keeps a Service's identity, labels, kfgate's and Ambassador's annotations, the newest
+// managedFields time and the spec fields routing reads. Anything that is not a Service (a tombstone)
+// passes unchanged.
+func stripService(obj any) (any, error) {
+	svc, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Service{ObjectMeta: stripMeta(svc.ObjectMeta, keepServiceAnnotation), Spec: corev1.ServiceSpec{
+		Type: svc.Spec.Type, ExternalName: svc.Spec.ExternalName, Selector: svc.Spec.Selector,
+	}}
+	out.Labels = svc.Labels
+	for _, p := range svc.Spec.Ports {
+		out.Spec.Ports = append(out.Spec.Ports, corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, AppProtocol: p.AppProtocol,
+			Port: p.Port, TargetPort: p.TargetPort})
+	}
+	return out, nil
+}
+
+func keepServiceAnnotation(key string) bool {
+	return strings.HasPrefix(key, "kfgate.io/") || key == mapping.AnnotationAmbassador
+}
+
+// stripSlice keeps an EndpointSlice's identity, its Service label, ports and, per endpoint, the
+// addresses and conditions.
+func stripSlice(obj any) (any, error) {
+	sl, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return obj, nil
+	}
+	out := &discoveryv1.EndpointSlice{ObjectMeta: stripMeta(sl.ObjectMeta, func(k string) bool { return k == AnnotationWrittenAt }),
+		AddressType: sl.AddressType, Ports: sl.Ports}
+	if name, ok := sl.Labels[discoveryv1.LabelServiceName]; ok {
+		out.Labels = map[string]string{discoveryv1.LabelServiceName: name}
+	}
+	out.Endpoints = make([]discoveryv1.Endpoint, len(sl.Endpoints))
+	for i, ep := range sl.Endpoints {
+		out.Endpoints[i] = discoveryv1.Endpoint{Addresses: ep.Addresses, Conditions: ep.Conditions}
+	}
+	return out, nil
+}
+
+func stripMeta(m metav1.ObjectMeta, keep func(string) bool) metav1.ObjectMeta {
+	out := metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp}
+	for k, v := range m.Annotations {
+		if keep(k) {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[k] = v
+		}
+	}
+	var newest *metav1.ManagedFieldsEntry
+	for i := range m.ManagedFields {
+		if f := &m.ManagedFields[i]; f.Time != nil && (newest == nil || newest.Time.Before(f.Time)) {
+			newest = f
+		}
+	}
+	if newest != nil {
+		out.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: newest.Manager, Operation: newest.Operation, Time: newest.Time}}
+	}
+	return out
+}
+
+// writtenAt is when the API server (or the writer, through AnnotationWrittenAt) says the object was
+// last written; zero when neither says.
+func writtenAt(m metav1.ObjectMeta) time.Time {
+	if v, ok := m.Annotations[AnnotationWrittenAt]; ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t
+		}
+	}
+	var t time.Time
+	for _, f := range m.ManagedFields {
+		if f.Time != nil && f.Time.After(t) {
+			t = f.Time.Time
+		}
+	}
+	return t
+}
+
+// sameService reports whether two stripped Services configure kfgate alike: they differ at most in
+// resourceVersion, field ownership and write time.
+func sameService(a, b *corev1.Service) bool {
+	return reflect.DeepEqual(withoutVersion(a.ObjectMeta), withoutVersion(b.ObjectMeta)) && reflect.DeepEqual(a.Spec, b.Spec)
+}
+
+// sameSlice is sameService for EndpointSlices.
+func sameSlice(a, b *discoveryv1.EndpointSlice) bool {
+	return reflect.DeepEqual(withoutVersion(a.ObjectMeta), withoutVersion(b.ObjectMeta)) && a.AddressType == b.AddressType &&
+		reflect.DeepEqual(a.Ports, b.Ports) && reflect.DeepEqual(a.Endpoints, b.Endpoints)
+}
+
+func withoutVersion(m metav1.ObjectMeta) metav1.ObjectMeta {
+	m.ResourceVersion, m.ManagedFields = "", nil
+	if _, ok := m.Annotations[AnnotationWrittenAt]; ok {
+		a := make(map[string]string, len(m.Annotations))
+		for k, v := range m.Annotations {
+			if k != AnnotationWrittenAt {
+				a[k] = v
+			}
+		}
+		m.Annotations = a
+	}
+	return m
+}
