@@ -7,10 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/kfgate/kfgate/gateway/source/kube"
 )
 
 // serveConfig is serve's configuration, from flags, KFGATE_* environment variables and --config.
@@ -25,11 +29,20 @@ type serveConfig struct {
 	MaxHoldoff         time.Duration `mapstructure:"max-holdoff"`
 	LogLevel           string        `mapstructure:"log-level"`
 	Config             string        `mapstructure:"config"`
+
+	// --source kubernetes
+	Kubeconfig              string        `mapstructure:"kubeconfig"`
+	WatchNamespaces         []string      `mapstructure:"watch-namespaces"`
+	LeaderElection          bool          `mapstructure:"leader-election"`
+	LeaderElectionNamespace string        `mapstructure:"leader-election-namespace"`
+	LeaseDuration           time.Duration `mapstructure:"lease-duration"`
+	RenewDeadline           time.Duration `mapstructure:"renew-deadline"`
+	RetryPeriod             time.Duration `mapstructure:"retry-period"`
 }
 
 func registerServeFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("source", "", "configuration source: file:DIR")
+	f.String("source", "", "configuration source: file:DIR or kubernetes")
 	f.String("xds-address", ":18000", "address of the xDS gRPC server")
 	f.String("diagnostics-address", ":8877", "address of the diagnostics HTTP server (/, /config.json, /metrics, /healthz, /readyz)")
 	f.Uint32("listener-port", 8080, "port of Envoy's HTTP listener")
@@ -39,6 +52,13 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.Duration("max-holdoff", 200*time.Millisecond, "but at most this long after the first")
 	f.String("log-level", "info", "log level: debug, info or error")
 	f.String("config", "", "YAML file with settings named like the flags")
+	f.String("kubeconfig", "", "kubeconfig file (--source kubernetes); default: in-cluster, else $KUBECONFIG or ~/.kube/config")
+	f.StringSlice("watch-namespaces", nil, "namespaces to watch, comma-separated (--source kubernetes); default: all")
+	f.Bool("leader-election", true, "elect, through a Lease, the one replica that writes Events (--source kubernetes); every replica serves xDS")
+	f.String("leader-election-namespace", "", "namespace of the Lease (kfgate-<id>); default: $POD_NAMESPACE, else the in-cluster namespace")
+	f.Duration("lease-duration", kube.DefaultLeaderElection.LeaseDuration, "how long a Lease holds without renewal")
+	f.Duration("renew-deadline", kube.DefaultLeaderElection.RenewDeadline, "how long the leader keeps trying to renew before it stops writing Events")
+	f.Duration("retry-period", kube.DefaultLeaderElection.RetryPeriod, "how often replicas try to take or renew the Lease")
 }
 
 func loadServeConfig(cmd *cobra.Command) (serveConfig, error) {
@@ -62,7 +82,8 @@ func loadServeConfig(cmd *cobra.Command) (serveConfig, error) {
 		}
 	}
 	var cfg serveConfig
-	if err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.StringToTimeDurationHookFunc())); err != nil {
+	if err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(",")))); err != nil {
 		return cfg, fmt.Errorf("configuration: %w", err)
 	}
 	return cfg, cfg.validate()
@@ -72,11 +93,11 @@ func (c serveConfig) validate() error {
 	var errs []error
 	switch {
 	case c.Source == "":
-		errs = append(errs, errors.New("--source is required (file:DIR)"))
+		errs = append(errs, errors.New("--source is required (file:DIR or kubernetes)"))
 	case c.Source == "kubernetes":
-		errs = append(errs, errors.New("--source kubernetes is not available in this release; use file:DIR"))
+		errs = append(errs, c.validateKube()...)
 	case !strings.HasPrefix(c.Source, "file:"):
-		errs = append(errs, fmt.Errorf("--source %q: want file:DIR", c.Source))
+		errs = append(errs, fmt.Errorf("--source %q: want file:DIR or kubernetes", c.Source))
 	default:
 		if st, err := os.Stat(c.dir()); err != nil || !st.IsDir() {
 			errs = append(errs, fmt.Errorf("--source %q: %s is not a readable directory", c.Source, c.dir()))
@@ -96,3 +117,23 @@ func (c serveConfig) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+func (c serveConfig) validateKube() []error {
+	var errs []error
+	for _, ns := range c.WatchNamespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
+		}
+	}
+	if msgs := validation.IsDNS1123Subdomain(c.leaseName()); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--id %q cannot name a Lease (%s): %s", c.ID, c.leaseName(), strings.Join(msgs, "; ")))
+	}
+	if c.LeaderElection && (c.RetryPeriod <= 0 || c.RenewDeadline <= c.RetryPeriod || c.LeaseDuration <= c.RenewDeadline) {
+		errs = append(errs, fmt.Errorf("--retry-period %s, --renew-deadline %s, --lease-duration %s: want 0 < retry-period < renew-deadline < lease-duration",
+			c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))
+	}
+	return errs
+}
+
+// leaseName is the Lease of this installation: two installations (two --id) elect separately.
+func (c serveConfig) leaseName() string { return "kfgate-" + c.ID }

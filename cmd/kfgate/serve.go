@@ -25,7 +25,7 @@ import (
 
 func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "serve --source file:DIR",
+		Use:   "serve --source file:DIR|kubernetes",
 		Short: "Run the xDS control plane",
 		Long: `serve runs the control plane: it reads the configuration source, serves Envoy over ADS (State of
 the World and Delta) and serves the diagnostics page.
@@ -33,6 +33,12 @@ the World and Delta) and serves the diagnostics page.
 Sources:
   file:DIR     Services with kfgate annotations, EndpointSlices and bare documents in DIR's YAML files,
                watched for changes (a broken file keeps its last valid version serving)
+  kubernetes   Services (all namespaces, or --watch-namespaces) and their EndpointSlices, watched
+               through the API server (in-cluster, or --kubeconfig). Errors in a Service's annotations
+               become Warning Events on it, a fix a Normal Event; with --leader-election (default),
+               only the replica holding the Lease kfgate-<id> writes Events, and every replica serves
+               xDS. The first snapshot waits for the caches to sync; if the API server goes away, the
+               last snapshot keeps serving.
 
 Every flag can also be set as KFGATE_<FLAG> in the environment (KFGATE_XDS_ADDRESS, ...) or in the
 file given by --config (YAML, keys named like the flags; unknown keys are rejected).`,
@@ -79,6 +85,9 @@ func serve(cmd *cobra.Command, cfg serveConfig) error {
 	g.Go(func() error { return xdsServer.Serve(ctx, xdsLis) })
 	g.Go(func() error { return serveHTTP(ctx, diagLis, diag.Handler()) })
 	g.Go(func() error {
+		if cfg.Source == "kubernetes" {
+			return runKube(ctx, cfg, runner, reg, log)
+		}
 		return source.WatchDir(ctx, cfg.dir(), source.Debounce{Holdoff: cfg.Holdoff, Max: cfg.MaxHoldoff}, log.WithName("source"),
 			func(objs source.Objects) { _ = runner.Apply(ctx, objs) }) // failures are logged and shown by the runner
 	})
