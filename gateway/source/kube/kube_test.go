@@ -1,0 +1,83 @@
+package kube_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/kfgate/kfgate/test/xdsclient"
+)
+
+// TestServicesComeAndGo: an annotated Service created, edited and deleted in the API server is, each
+// time, what an ADS client holds; a Service of another installation (ambassador_id) is not served.
+func TestServicesComeAndGo(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	p := startPlane(t, c.cfg, "default", nil)
+	envoy := p.envoy(t, "envoy")
+	envoy.Wait(t, "a first snapshot", func(v xdsclient.View) bool { return v.Version(routeType) != "" })
+
+	svc := service(ns, "app", mappingDoc("app", "/app/", "app"))
+	c.create(t, svc)
+	other := service(ns, "other", mappingDoc("other", "/other/", "other")+"ambassador_id: [someone-else]\n")
+	c.create(t, other)
+	envoy.Wait(t, "/app/ routed", routeIs("* /app/", ns+"/app/80"))
+
+	svc.Annotations["getambassador.io/config"] = mappingDoc("app", "/renamed/", "app")
+	c.update(t, svc)
+	v := envoy.Wait(t, "/renamed/ instead of /app/", func(v xdsclient.View) bool {
+		r := v.Routes()
+		_, old := r["* /app/"]
+		return r["* /renamed/"] == ns+"/app/80" && !old
+	})
+	if _, ok := v.Routes()["* /other/"]; ok {
+		t.Errorf("a Mapping of another ambassador_id is served: %v", v.Routes())
+	}
+
+	c.delete(t, svc)
+	envoy.Wait(t, "no route once the Service is gone", func(v xdsclient.View) bool {
+		_, ok := v.Routes()["* /renamed/"]
+		return !ok
+	})
+}
+
+// TestEndpointSlices: the endpoints an ADS client holds follow the Service's EndpointSlices as they
+// scale up and down and as endpoints stop being ready.
+func TestEndpointSlices(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	p := startPlane(t, c.cfg, "default", nil)
+	envoy := p.envoy(t, "envoy")
+	c.create(t, service(ns, "model", mappingDoc("model", "/model/", "model")))
+	sl := slice(ns, "model", "model-a", "10.0.0.1", "10.0.0.2")
+	c.create(t, sl)
+	cluster := ns + "/model/80"
+	envoy.Wait(t, "two endpoints", endpointsAre(cluster, "10.0.0.1:8080", "10.0.0.2:8080"))
+
+	setAddresses(sl, "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	c.update(t, sl)
+	envoy.Wait(t, "scaled up to three", endpointsAre(cluster, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"))
+
+	second := slice(ns, "model", "model-b", "10.0.1.1")
+	c.create(t, second)
+	envoy.Wait(t, "a second slice", endpointsAre(cluster, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080", "10.0.1.1:8080"))
+
+	setAddresses(sl, "10.0.0.1", "!10.0.0.2", "!10.0.0.3")
+	c.update(t, sl)
+	envoy.Wait(t, "not-ready endpoints gone", endpointsAre(cluster, "10.0.0.1:8080", "10.0.1.1:8080"))
+
+	c.delete(t, second)
+	setAddresses(sl)
+	c.update(t, sl)
+	envoy.Wait(t, "scaled down to zero", endpointsAre(cluster))
+}
+
+func routeIs(route, cluster string) func(xdsclient.View) bool {
+	return func(v xdsclient.View) bool { return v.Routes()[route] == cluster }
+}
+
+func endpointsAre(cluster string, want ...string) func(xdsclient.View) bool {
+	return func(v xdsclient.View) bool {
+		got, ok := v.Endpoints()[cluster]
+		return ok && slices.Equal(got, append([]string{}, want...))
+	}
+}
