@@ -16,9 +16,11 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -95,7 +97,8 @@ func startCluster(certDir string) (*cluster, error) {
 
 func scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, eventsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, discoveryv1.AddToScheme, eventsv1.AddToScheme,
+		rbacv1.AddToScheme, coordinationv1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -159,8 +162,8 @@ type plane struct {
 }
 
 // testLeader has short Lease timings, so that a test sees leadership move within seconds.
-func testLeader(identity string) kube.LeaderElection {
-	return kube.LeaderElection{Namespace: "default", Name: "kfgate-test", Identity: identity,
+func testLeader(ns, identity string) kube.LeaderElection {
+	return kube.LeaderElection{Namespace: ns, Name: "kfgate-test", Identity: identity,
 		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond}
 }
 
@@ -341,3 +344,5 @@ func (c *cluster) waitEvent(t testing.TB, ns, svc, typ, reason string) eventsv1.
 }
 
 const routeType = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+
+func itoa(i int) string { return fmt.Sprint(i) }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kfgate/kfgate/gateway/source/kube"
 	"github.com/kfgate/kfgate/test/xdsclient"
 )
 
@@ -12,7 +13,7 @@ import (
 func TestServicesComeAndGo(t *testing.T) {
 	c := needCluster(t)
 	ns := c.namespace(t)
-	p := startPlane(t, c.cfg, "default", nil)
+	p := startPlane(t, c.cfg, "default", func(o *kube.Options) { o.Namespaces = []string{ns} })
 	envoy := p.envoy(t, "envoy")
 	envoy.Wait(t, "a first snapshot", func(v xdsclient.View) bool { return v.Version(routeType) != "" })
 
@@ -45,7 +46,7 @@ func TestServicesComeAndGo(t *testing.T) {
 func TestEndpointSlices(t *testing.T) {
 	c := needCluster(t)
 	ns := c.namespace(t)
-	p := startPlane(t, c.cfg, "default", nil)
+	p := startPlane(t, c.cfg, "default", func(o *kube.Options) { o.Namespaces = []string{ns} })
 	envoy := p.envoy(t, "envoy")
 	c.create(t, service(ns, "model", mappingDoc("model", "/model/", "model")))
 	sl := slice(ns, "model", "model-a", "10.0.0.1", "10.0.0.2")

@@ -126,6 +126,7 @@ func (s *Source) Run(ctx context.Context) error {
 			return nil // ctx ended
 		}
 		s.log.Info("caches synced", "took", time.Since(start))
+		s.rebuild(ctx) // the first snapshot, even of an empty cluster: it makes the replica ready
 		s.loop(ctx)
 		return nil
 	})
@@ -244,7 +245,9 @@ func (s *Source) loop(ctx context.Context) {
 
 func (s *Source) rebuild(ctx context.Context) {
 	batch, first := s.q.take()
-	s.m.debounce.Observe(time.Since(first).Seconds())
+	if !first.IsZero() {
+		s.m.debounce.Observe(time.Since(first).Seconds())
+	}
 	err := s.runner.Update(ctx, func(e *build.Engine) {
 		for _, c := range batch {
 			s.apply(e, c)
