@@ -9,7 +9,10 @@ GOLANGCI  := $(CACHE)/tools/golangci-lint-$(GOLANGCI_VERSION)
 XDS_ADDR  ?= 127.0.0.1:18000
 DIAG_ADDR ?= 127.0.0.1:8877
 
-.PHONY: build run test unit fmt-check tidy-check vet lint bench testdata clean
+# envtest's kube-apiserver and etcd, built once from the Go module proxy into $(CACHE)/envtest.
+ENVTEST_ASSETS = $(shell GO=$(GO) bash test/envtest/assets.sh)
+
+.PHONY: build run test unit envtest fmt-check tidy-check vet lint bench testdata clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kfgate
@@ -19,8 +22,11 @@ run: build
 
 test: fmt-check tidy-check vet lint unit
 
-unit:
-	$(GO) test -race -count=1 ./...
+unit: envtest
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 20m ./...
+
+envtest:
+	@GO=$(GO) bash test/envtest/assets.sh >/dev/null
 
 tidy-check:
 	$(GO) mod tidy -diff
@@ -40,8 +46,9 @@ $(GOLANGCI):
 lint: $(GOLANGCI)
 	$(GOLANGCI) run ./...
 
-bench:
-	GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchmem -count 5 ./gateway/... | tee bench.out
+bench: envtest
+	GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchmem -count 5 $$($(GO) list ./gateway/... | grep -v /source/kube) | tee bench.out
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./gateway/source/kube/ | tee -a bench.out
 
 testdata:
 	$(GO) test ./gateway/build -run TestGolden -update

@@ -346,3 +346,12 @@ func (c *cluster) waitEvent(t testing.TB, ns, svc, typ, reason string) eventsv1.
 const routeType = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+// patchAnnotations sets a Service's annotations with a merge patch (no resourceVersion needed).
+func (c *cluster) patchAnnotations(t testing.TB, svc *corev1.Service) {
+	t.Helper()
+	patch := client.MergeFrom(&corev1.Service{})
+	if err := c.c.Patch(context.Background(), svc, patch); err != nil {
+		t.Fatalf("patching Service %s: %v", svc.Name, err)
+	}
+}

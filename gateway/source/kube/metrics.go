@@ -24,7 +24,7 @@ func newMetrics() *metrics {
 			Help:    "Time from the first change of a batch to its rebuild (the debounce holdoff at work).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
 		writeToSnap: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kfgate_kube_write_to_snapshot_seconds",
-			Help: "Time from an object's write (kfgate.io/written-at, else its newest managedFields time) to the snapshot that holds it.",
+			Help:    "Time from an object's write (kfgate.io/written-at, else its newest managedFields time) to the snapshot that holds it.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kfgate_kube_events_written_total",
 			Help: "Kubernetes Events written on Services, by type and reason."}, []string{"type", "reason"}),

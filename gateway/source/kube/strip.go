@@ -12,8 +12,8 @@ import (
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
-// AnnotationWrittenAt, when a writer sets it (RFC 3339 with fractions), says when the object was
-// written; kfgate measures API-write-to-snapshot latency from it. Without it, the newest managedFields
+// AnnotationWrittenAt is the annotation in which a writer may say (RFC 3339 with fractions) when it wrote the object;
+// kfgate measures API-write-to-snapshot latency from it. Without it, the newest managedFields
 // time is used (whole seconds).
 const AnnotationWrittenAt = "kfgate.io/written-at"
 

@@ -1,0 +1,185 @@
+package kube
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+func diag(ns, name string, sev mapping.Severity, reason, field, msg string) mapping.Diagnostic {
+	return mapping.Diagnostic{Source: mapping.Source{Kind: "Service", Namespace: ns, Name: name, UID: "uid-" + name,
+		Key: mapping.AnnotationAmbassador}, DocKind: "Mapping", DocName: name, Field: field, Severity: sev, Reason: reason, Message: msg}
+}
+
+func TestPlannerSaysOnlyChanges(t *testing.T) {
+	p := newPlanner()
+	bad := diag("ns", "bad", mapping.SeverityError, "InvalidMapping", "timeout_ms", "want an integer")
+	steps := []struct {
+		name  string
+		diags []mapping.Diagnostic
+		want  []string // "Type Reason ns/name"
+	}{
+		{"first error", []mapping.Diagnostic{bad}, []string{"Warning InvalidMapping ns/bad"}},
+		{"same again", []mapping.Diagnostic{bad}, nil},
+		{"infos and files are not Events", []mapping.Diagnostic{bad,
+			diag("ns", "x", mapping.SeverityInfo, "Ignored", "", "other id"),
+			{Source: mapping.Source{File: "a.yaml"}, Severity: mapping.SeverityError, Reason: "InvalidYAML"}}, nil},
+		{"a second problem", []mapping.Diagnostic{bad, diag("ns", "bad", mapping.SeverityWarning, "UnknownField", "prefx", "unknown")},
+			[]string{"Warning InvalidMapping ns/bad"}},
+		{"error fixed, warning stays", []mapping.Diagnostic{diag("ns", "bad", mapping.SeverityWarning, "UnknownField", "prefx", "unknown")},
+			[]string{"Normal ConfigurationValid ns/bad", "Warning UnknownField ns/bad"}},
+		{"all clean: a warning going is not news", nil, nil},
+		{"broken again, then deleted", []mapping.Diagnostic{bad}, []string{"Warning InvalidMapping ns/bad"}},
+	}
+	for _, s := range steps {
+		got := describeEvents(p.plan(s.diags))
+		if strings.Join(got, "|") != strings.Join(s.want, "|") {
+			t.Errorf("%s: Events %q, want %q", s.name, got, s.want)
+		}
+	}
+	p.forget("ns", "bad")
+	if got := p.plan(nil); len(got) != 0 {
+		t.Errorf("a deleted Service is told %v", describeEvents(got))
+	}
+	if got := p.plan([]mapping.Diagnostic{bad}); len(got) != 1 || got[0].uid != "uid-bad" {
+		t.Errorf("a Service created again is told %v", got)
+	}
+	if got := p.plan(nil); len(got) != 1 || got[0].reason != ReasonValid || got[0].uid != "uid-bad" {
+		t.Errorf("a fix is told %+v, want one ConfigurationValid on the Service's UID", got)
+	}
+}
+
+func describeEvents(evs []event) []string {
+	var out []string
+	for _, e := range evs {
+		typ := "Normal"
+		if e.warning {
+			typ = "Warning"
+		}
+		out = append(out, typ+" "+e.reason+" "+e.namespace+"/"+e.name)
+	}
+	return out
+}
+
+func TestWarningNote(t *testing.T) {
+	e := warningEvent([]mapping.Diagnostic{
+		diag("ns", "a", mapping.SeverityWarning, "UnknownField", "prefx", "unknown field; did you mean prefix?"),
+		diag("ns", "a", mapping.SeverityError, "InvalidMapping", "cors.origins[1]", "not a URL"),
+	})
+	want := `2 problems: warning in getambassador.io/config: Mapping "a" field prefx: unknown field; did you mean prefix?; ` +
+		`error in getambassador.io/config: Mapping "a" field cors.origins[1]: not a URL`
+	if e.note != want || e.reason != "InvalidMapping" || !e.warning || e.uid != "uid-a" {
+		t.Errorf("got %+v\nwant note %q, reason InvalidMapping (the error's)", e, want)
+	}
+	long := warningEvent([]mapping.Diagnostic{diag("ns", "a", mapping.SeverityError, "InvalidMapping", "f", strings.Repeat("é", 2000))})
+	if len(long.note) > maxNote || !strings.HasSuffix(long.note, "…") || !strings.HasPrefix(long.note, "error in") {
+		t.Errorf("a long note is %d bytes, ends %q", len(long.note), long.note[len(long.note)-8:])
+	}
+}
+
+func TestDueTime(t *testing.T) {
+	d := source.Debounce{Holdoff: 20 * time.Millisecond, Max: 200 * time.Millisecond}
+	t0 := time.Unix(1000, 0)
+	cases := []struct {
+		last time.Duration
+		want time.Duration
+	}{{0, 20 * time.Millisecond}, {50 * time.Millisecond, 70 * time.Millisecond}, {190 * time.Millisecond, 200 * time.Millisecond},
+		{time.Second, 200 * time.Millisecond}}
+	for _, c := range cases {
+		if got := dueTime(t0, t0.Add(c.last), d).Sub(t0); got != c.want {
+			t.Errorf("last change at +%s: due at +%s, want +%s", c.last, got, c.want)
+		}
+	}
+}
+
+func TestQueueCoalesces(t *testing.T) {
+	q := newQueue()
+	now := time.Unix(1000, 0)
+	for i := range 5 {
+		q.add(change{kind: kindSlice, namespace: "ns", name: "a", slice: &discoveryv1.EndpointSlice{}}, now.Add(time.Duration(i)*time.Millisecond))
+	}
+	q.add(change{kind: kindService, namespace: "ns", name: "a"}, now.Add(9*time.Millisecond)) // same name, other kind
+	due, ok := q.due(source.DefaultDebounce)
+	if !ok || due != now.Add(29*time.Millisecond) {
+		t.Errorf("due %v %v, want 20 ms after the last change", due, ok)
+	}
+	batch, first := q.take()
+	if len(batch) != 2 || first != now {
+		t.Errorf("took %d changes first at %v, want 2 (one per object) at %v", len(batch), first, now)
+	}
+	if _, ok := q.due(source.DefaultDebounce); ok {
+		t.Error("changes left after take")
+	}
+}
+
+func TestStripKeepsWhatKfgateReads(t *testing.T) {
+	when := metav1.NewTime(time.Unix(2000, 0))
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", UID: "u", ResourceVersion: "7",
+		Labels:      map[string]string{"app": "a"},
+		Annotations: map[string]string{mapping.AnnotationAmbassador: "x", "kfgate.io/config": "y", "kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "old", Time: ptr.To(metav1.NewTime(time.Unix(1000, 0))), FieldsV1: metav1.NewFieldsV1("{}")},
+			{Manager: "kubectl", Time: &when, FieldsV1: metav1.NewFieldsV1("{}")}}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.1", Selector: map[string]string{"app": "a"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30000}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "1.2.3.4"}}}}}
+	out, err := stripService(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.(*corev1.Service)
+	if len(s.Annotations) != 2 || s.Annotations["kfgate.io/config"] != "y" || s.Spec.ClusterIP != "" || len(s.Status.LoadBalancer.Ingress) != 0 ||
+		s.Spec.Ports[0].NodePort != 0 || s.Spec.Ports[0].Port != 80 || s.Labels["app"] != "a" || s.UID != "u" {
+		t.Errorf("stripped Service %+v", s)
+	}
+	if len(s.ManagedFields) != 1 || s.ManagedFields[0].Manager != "kubectl" || s.ManagedFields[0].FieldsV1 != nil {
+		t.Errorf("managedFields %+v, want the newest entry without its fields", s.ManagedFields)
+	}
+	if !writtenAt(s.ObjectMeta).Equal(when.Time) {
+		t.Errorf("written at %v, want the newest managedFields time %v", writtenAt(s.ObjectMeta), when)
+	}
+	s.Annotations[AnnotationWrittenAt] = "2026-12-01T10:00:00.123456Z"
+	if got := writtenAt(s.ObjectMeta); got.Nanosecond() != 123456000 {
+		t.Errorf("written at %v, want the annotation's time", got)
+	}
+	if tomb, _ := stripService(toolscache.DeletedFinalStateUnknown{Key: "ns/a"}); tomb == nil {
+		t.Error("a tombstone did not pass")
+	}
+}
+
+func TestUnchangedUpdatesAreDropped(t *testing.T) {
+	base := func() *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", ResourceVersion: "1",
+			Annotations: map[string]string{mapping.AnnotationAmbassador: "x"}}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	}
+	bumped := base()
+	bumped.ResourceVersion, bumped.ManagedFields = "2", []metav1.ManagedFieldsEntry{{Manager: "m"}}
+	bumped.Annotations[AnnotationWrittenAt] = "2026-12-01T10:00:00Z"
+	if _, ok := changeOf(kindService, base(), bumped); ok {
+		t.Error("an update of resourceVersion, field ownership and write time only was queued")
+	}
+	edited := base()
+	edited.Annotations[mapping.AnnotationAmbassador] = "y"
+	if c, ok := changeOf(kindService, base(), edited); !ok || c.service != edited {
+		t.Error("an annotation edit was dropped")
+	}
+	if c, ok := changeOf(kindService, toolscache.DeletedFinalStateUnknown{Obj: base()}, nil); !ok || !c.deleted() || c.name != "a" {
+		t.Errorf("a deletion seen through a tombstone: %+v %v", c, ok)
+	}
+	sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns", ResourceVersion: "1"},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}}}}
+	notReady := sl.DeepCopy()
+	notReady.ResourceVersion = "2"
+	notReady.Endpoints[0].Conditions.Ready = ptr.To(false)
+	if _, ok := changeOf(kindSlice, sl, notReady); !ok {
+		t.Error("an endpoint turning not ready was dropped")
+	}
+}
