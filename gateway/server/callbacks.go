@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -42,7 +43,10 @@ type streamState struct {
 	sent map[string]sentResponse // by type URL: the latest response
 }
 
-type sentResponse struct{ nonce, version string }
+type sentResponse struct {
+	nonce, version string
+	at             time.Time
+}
 
 func newCallbacks(log logr.Logger, m *metrics) *callbacks {
 	return &callbacks{log: log, metrics: m, streams: make(map[streamKey]*streamState)}
@@ -112,6 +116,9 @@ func (c *callbacks) received(k streamKey, r request) (rejected sentResponse, lat
 	case r.nonce != "":
 		c.acks.Add(1)
 		c.metrics.acks.WithLabelValues(typeLabel(r.typeURL)).Inc()
+		if latest {
+			c.metrics.ackLatency.WithLabelValues(typeLabel(r.typeURL)).Observe(time.Since(rejected.at).Seconds())
+		}
 	}
 	return rejected, latest
 }
@@ -129,7 +136,7 @@ func (c *callbacks) logNACK(k streamKey, r request, rejectedVersion string) {
 func (c *callbacks) sent(k streamKey, typeURL, nonce, version string) {
 	c.mu.Lock()
 	if st := c.streams[k]; st != nil {
-		st.sent[typeURL] = sentResponse{nonce: nonce, version: version}
+		st.sent[typeURL] = sentResponse{nonce: nonce, version: version, at: time.Now()}
 	}
 	c.mu.Unlock()
 	c.pushes.Add(1)

@@ -113,8 +113,11 @@ func (e *testEnv) metric(t *testing.T, name string, labels ...string) float64 {
 			if !hasLabels(m.GetLabel(), labels) {
 				continue
 			}
-			if m.GetCounter() != nil {
+			switch {
+			case m.GetCounter() != nil:
 				return m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
 			}
 			return m.GetGauge().GetValue()
 		}

@@ -11,12 +11,13 @@ import (
 // metrics are the server's Prometheus collectors plus plain counters for
 // Stats, so Stats works without a registry.
 type metrics struct {
-	streams         *prometheus.GaugeVec   // mode
-	acks            *prometheus.CounterVec // type
-	nacks           *prometheus.CounterVec // type
-	pushes          *prometheus.CounterVec // type
-	versionInfo     *prometheus.GaugeVec   // version
-	resources       *prometheus.GaugeVec   // type
+	streams         *prometheus.GaugeVec     // mode
+	acks            *prometheus.CounterVec   // type
+	nacks           *prometheus.CounterVec   // type
+	pushes          *prometheus.CounterVec   // type
+	ackLatency      *prometheus.HistogramVec // type
+	versionInfo     *prometheus.GaugeVec     // version
+	resources       *prometheus.GaugeVec     // type
 	publishFailures prometheus.Counter
 	publishDuration prometheus.Histogram
 
@@ -41,6 +42,11 @@ func newMetrics() *metrics {
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kfgate_xds_pushes_total",
 			Help: "xDS responses sent to clients.",
+		}, []string{"type"}),
+		ackLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kfgate_xds_ack_latency_seconds",
+			Help:    "Time from sending an xDS response to the client's ACK of it, by type.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"type"}),
 		versionInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kfgate_snapshot_version_info",
@@ -75,10 +81,11 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		m.acks.WithLabelValues(t)
 		m.nacks.WithLabelValues(t)
 		m.pushes.WithLabelValues(t)
+		m.ackLatency.WithLabelValues(t)
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{
-		m.streams, m.acks, m.nacks, m.pushes, m.versionInfo,
+		m.streams, m.acks, m.nacks, m.pushes, m.ackLatency, m.versionInfo,
 		m.resources, m.publishFailures, m.publishDuration,
 	} {
 		errs = append(errs, reg.Register(c))

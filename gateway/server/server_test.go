@@ -64,6 +64,9 @@ func TestInitialSnapshotReachesSotWAndDeltaClients(t *testing.T) {
 		if n := e.metric(t, "kfgate_xds_acks_total", "type", typ); n < 2 {
 			t.Errorf("acks_total{type=%s} = %v, want >= 2", typ, n)
 		}
+		if n := e.metric(t, "kfgate_xds_ack_latency_seconds", "type", typ); n < 2 {
+			t.Errorf("ack_latency_seconds{type=%s} has %v samples, want >= 2 (one per ACK of a latest response)", typ, n)
+		}
 	}
 	if n := e.metric(t, "kfgate_snapshot_version_info", "version", v); n != 1 {
 		t.Errorf("snapshot_version_info{version=%s} = %v, want 1", v, n)

@@ -232,7 +232,8 @@ func (p *plane) envoy(t testing.TB, node string) *xdsclient.Mirror {
 	return xdsclient.NewSotW(t, p.conn, node).Mirror()
 }
 
-// counter reads a counter of the replica's registry, summed over the series whose labels include want.
+// counter reads a counter or gauge of the replica's registry (of a histogram: its sample count),
+// summed over the series whose labels include want.
 func (p *plane) counter(t testing.TB, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := p.reg.Gather()
@@ -255,7 +256,7 @@ func (p *plane) counter(t testing.TB, name string, want map[string]string) float
 					continue metric
 				}
 			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	return sum

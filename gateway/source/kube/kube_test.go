@@ -39,6 +39,21 @@ func TestServicesComeAndGo(t *testing.T) {
 		_, ok := v.Routes()["* /renamed/"]
 		return !ok
 	})
+	for _, m := range []struct {
+		name   string
+		labels map[string]string
+		min    float64
+	}{
+		{"kfgate_kube_watch_events_total", map[string]string{"kind": "service", "event": "add", "result": "queued"}, 2},
+		{"kfgate_kube_watch_events_total", map[string]string{"kind": "service", "event": "delete", "result": "queued"}, 1},
+		{"kfgate_kube_write_to_snapshot_seconds", nil, 3},
+		{"kfgate_kube_debounce_wait_seconds", nil, 3},
+		{"kfgate_builds_total", map[string]string{"result": "published"}, 4},
+	} {
+		if got := p.counter(t, m.name, m.labels); got < m.min {
+			t.Errorf("%s%v = %v, want >= %v", m.name, m.labels, got, m.min)
+		}
+	}
 }
 
 // TestEndpointSlices: the endpoints an ADS client holds follow the Service's EndpointSlices as they
