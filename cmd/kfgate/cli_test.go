@@ -90,6 +90,26 @@ func TestServeConfigValidation(t *testing.T) {
 	if _, _, err := runErr(t, "serve", "--config", cfg); err == nil || !strings.Contains(err.Error(), "xds-adress") {
 		t.Errorf("unknown config keys must be rejected: %v", err)
 	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--watch-namespaces", "team-a,Team_B"}, `"Team_B" is not a namespace name`},
+		{[]string{"--renew-deadline", "20s"}, "want 0 < retry-period < renew-deadline < lease-duration"},
+		{[]string{"--id", "Not A Lease"}, "cannot name a Lease"},
+	} {
+		_, _, err := runErr(t, append([]string{"serve", "--source", "kubernetes"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("serve --source kubernetes %v: %v, want %q", c.args, err, c.want)
+		}
+	}
+	t.Setenv("KFGATE_WATCH_NAMESPACES", "a,b")
+	t.Setenv("KFGATE_SOURCE", "kubernetes")
+	cmd := newServeCommand()
+	cfgKube, err := loadServeConfig(cmd)
+	if err != nil || strings.Join(cfgKube.WatchNamespaces, "|") != "a|b" {
+		t.Errorf("KFGATE_WATCH_NAMESPACES=a,b gives %q (%v)", cfgKube.WatchNamespaces, err)
+	}
 }
 
 func runErr(t *testing.T, args ...string) (string, string, error) {

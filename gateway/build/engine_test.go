@@ -213,3 +213,61 @@ func TestEngineEvents(t *testing.T) {
 	})
 	check("one Service deleted", objs)
 }
+
+// TestEngineDirty: an unchanged annotation is not decoded again and a Service or slice that nothing
+// routes to leaves the Engine clean; a Service's annotations come and go with ApplyService.
+func TestEngineDirty(t *testing.T) {
+	e := NewEngine(Options{})
+	svc := func(name, config string) *corev1.Service {
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+		if config != "" {
+			s.Annotations = map[string]string{mapping.AnnotationAmbassador: config}
+		}
+		return s
+	}
+	routed := "apiVersion: ambassador/v0\nkind: Mapping\nname: a\nprefix: /a/\nservice: a\n"
+	e.SetService(svc("bystander", ""))
+	e.ApplyService(svc("a", routed))
+	mustResult(t, e)
+	if e.Dirty() {
+		t.Fatal("dirty right after a Result")
+	}
+	e.ApplyService(svc("a", routed))
+	e.SetService(svc("bystander", ""))
+	e.SetEndpointSlice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "bystander-1", Namespace: "ns",
+		Labels: map[string]string{discoveryv1.LabelServiceName: "bystander"}}, AddressType: discoveryv1.AddressTypeIPv4})
+	if e.Dirty() {
+		t.Error("an unchanged annotation, or a Service no Mapping routes to, made the Engine dirty")
+	}
+	if !e.Routed("ns", "a") || e.Routed("ns", "bystander") {
+		t.Error("Routed disagrees with the Mappings")
+	}
+	e.SetEndpointSlice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "a-1", Namespace: "ns",
+		Labels: map[string]string{discoveryv1.LabelServiceName: "a"}}, AddressType: discoveryv1.AddressTypeIPv4})
+	if !e.Dirty() {
+		t.Error("a slice of a routed Service left the Engine clean")
+	}
+	mustResult(t, e)
+	e.ApplyService(svc("a", "")) // annotation removed
+	if !e.Dirty() {
+		t.Fatal("removing the annotation left the Engine clean")
+	}
+	if res := mustResult(t, e); res.Summary.Mappings != 0 {
+		t.Errorf("%d Mappings after the annotation was removed", res.Summary.Mappings)
+	}
+	e.ApplyService(svc("a", routed))
+	e.RemoveService("ns", "a")
+	if res := mustResult(t, e); res.Summary.Mappings != 0 || res.Summary.Objects != 0 {
+		t.Errorf("a removed Service leaves %+v", res.Summary)
+	}
+}
+
+func mustResult(t *testing.T, e *Engine) *Result {
+	t.Helper()
+	res, err := e.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}

@@ -3,6 +3,7 @@ package ir
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -110,11 +111,12 @@ func (s *State) SetServices(svcs map[string]*Service) {
 	}
 }
 
-// SetService adds or replaces a Service: the groups routing to it are resolved again.
+// SetService adds or replaces a Service: the groups routing to it are resolved again, unless it is
+// the same as before (a change of something routing does not read, such as a label).
 func (s *State) SetService(svc *Service) {
 	key := Key(svc.Namespace, svc.Name)
 	old, ok := s.services[key]
-	if ok && old == svc {
+	if ok && (old == svc || reflect.DeepEqual(old, svc)) {
 		return
 	}
 	if !ok {
