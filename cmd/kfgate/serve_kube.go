@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kfgate/kfgate/gateway/controlplane"
 	"github.com/kfgate/kfgate/gateway/source"
@@ -28,6 +30,8 @@ func runKube(ctx context.Context, cfg serveConfig, runner *controlplane.Runner, 
 	if err != nil {
 		return err
 	}
+	klog.SetLogger(log.WithName("client-go")) // client-go (leader election, reflectors) logs through klog
+	ctrllog.SetLogger(log.WithName("controller-runtime"))
 	src, err := kube.New(opts, runner)
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kfgate/kfgate/gateway/build"
 	"github.com/kfgate/kfgate/gateway/controlplane"
@@ -46,6 +47,7 @@ var shared *cluster
 // TestMain starts one real API server (envtest: kube-apiserver and etcd, built by
 // test/envtest/assets.sh and found through KUBEBUILDER_ASSETS, which `make test` sets).
 func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard()) // the replicas log through their own loggers (KFGATE_TEST_LOG)
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		if os.Getenv("CI") != "" {
 			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests through `make test`")

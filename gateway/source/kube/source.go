@@ -27,6 +27,14 @@ import (
 	"github.com/kfgate/kfgate/gateway/controlplane"
 )
 
+// The permissions a Source needs, as controller-gen markers; kustomize/base/controlplane/rbac.yaml
+// grants exactly these and the envtest suite runs a replica under it.
+//
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kfgate
+
 // Source watches Services and EndpointSlices and drives a Runner with their changes.
 type Source struct {
 	opts   Options
