@@ -130,7 +130,6 @@ func poll(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
