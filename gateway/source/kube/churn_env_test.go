@@ -56,6 +56,15 @@ func TestChurn(t *testing.T) {
 		}
 		writes++
 	}
+	// A last write to every object, so that each one's final state hangs on a single update.
+	for i := range services {
+		if !w.services[i] {
+			w.create(t, i)
+		}
+		w.edit(t, i)
+		w.scale(t, i, rng)
+		writes += 2
+	}
 	routes, endpoints := w.desired()
 	v := envoy.Wait(t, "the desired state after the churn", func(v xdsclient.View) bool {
 		return maps.Equal(v.Routes(), routes) && maps.EqualFunc(v.Endpoints(), endpoints, slices.Equal)
