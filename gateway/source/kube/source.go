@@ -256,11 +256,7 @@ func (s *Source) rebuild(ctx context.Context) {
 	if !first.IsZero() {
 		s.m.debounce.Observe(time.Since(first).Seconds())
 	}
-	err := s.runner.Update(ctx, func(e *build.Engine) {
-		for _, c := range batch {
-			s.apply(e, c)
-		}
-	})
+	err := s.runner.Update(ctx, func(e *build.Engine) { s.apply(e, batch) })
 	if err != nil {
 		return // the runner logged it and keeps serving the last good snapshot
 	}
@@ -272,16 +268,21 @@ func (s *Source) rebuild(ctx context.Context) {
 	}
 }
 
-func (s *Source) apply(e *build.Engine, c change) {
-	switch {
-	case c.kind == kindService && c.deleted():
-		e.RemoveService(c.namespace, c.name)
-		s.plan.forget(c.namespace, c.name)
-	case c.kind == kindService:
-		e.ApplyService(c.service)
-	case c.deleted():
-		e.DeleteEndpointSlice(c.namespace, c.name)
-	default:
-		e.SetEndpointSlice(c.slice)
+// apply hands a batch to the Engine; the Services' annotations are decoded together, in parallel.
+func (s *Source) apply(e *build.Engine, batch []change) {
+	var svcs []*corev1.Service
+	for _, c := range batch {
+		switch {
+		case c.kind == kindService && c.deleted():
+			e.RemoveService(c.namespace, c.name)
+			s.plan.forget(c.namespace, c.name)
+		case c.kind == kindService:
+			svcs = append(svcs, c.service)
+		case c.deleted():
+			e.DeleteEndpointSlice(c.namespace, c.name)
+		default:
+			e.SetEndpointSlice(c.slice)
+		}
 	}
+	e.ApplyServices(svcs)
 }
