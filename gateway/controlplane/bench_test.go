@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +28,28 @@ func BenchmarkPublishOneServiceChange(b *testing.B) {
 			for b.Loop() {
 				i++
 				t.Body = mappings(n/2, 1000+i%2)
+				if err := r.Update(ctx, func(e *build.Engine) { e.SetText(t) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPublishPrefixChange: at n Services (with EndpointSlices), one Mapping's prefix changes, so
+// its route moves to another canary group, which takes over the Service's cluster: the cluster list
+// stands, only the route table is new.
+func BenchmarkPublishPrefixChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			r, objs := warmRunner(b, n, true)
+			t := objs.Texts[n/2]
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				t.Body = strings.ReplaceAll(mappings(n/2, 3000), "prefix: /models/", fmt.Sprintf("prefix: /v%d/models/", i))
 				if err := r.Update(ctx, func(e *build.Engine) { e.SetText(t) }); err != nil {
 					b.Fatal(err)
 				}

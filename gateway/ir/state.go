@@ -44,6 +44,9 @@ type State struct {
 	vhosts     []*VirtualHost      // assembled; nil when the order changed
 	clusters   []*Cluster          // assembled; nil when the cluster set changed
 	replaced   map[string]bool     // clusters rebuilt under a listed name, to patch into clusters
+	// unused: clusters no route used any more at some point of this resolution; those still unused
+	// at its end are forgotten (a Mapping edit moves a cluster between groups: detached, then reused)
+	unused map[string]bool
 }
 
 type nameSlot struct {
@@ -70,7 +73,8 @@ func NewState(opts Options) *State {
 	return &State{opts: opts, services: map[string]*Service{}, sources: map[string][]*mapping.Document{},
 		names: map[string]*nameSlot{}, groups: map[string]*group{}, dirty: map[*group]struct{}{},
 		refs: map[string]int{}, hosts: map[string]int{}, byService: map[string][]*group{},
-		nsCount: map[string]int{}, dupSlots: map[*nameSlot]struct{}{}, diagGroups: map[*group]struct{}{}, globalDirty: true}
+		nsCount: map[string]int{}, dupSlots: map[*nameSlot]struct{}{}, diagGroups: map[*group]struct{}{}, unused: map[string]bool{},
+		globalDirty: true}
 }
 
 // Resolve turns valid documents into a route table. Problems that only appear when documents meet
@@ -290,6 +294,7 @@ func (s *State) resolveAll() {
 	s.singleDiags = s.r.diags
 	s.order, s.vhosts, s.clusters = nil, nil, nil
 	clear(s.refs)
+	clear(s.unused)
 	clear(s.hosts)
 	clear(s.byService)
 	clear(s.diagGroups)
@@ -384,7 +389,11 @@ func (s *State) attach(g *group) {
 	}
 	for _, c := range g.clusters {
 		if s.refs[c]++; s.refs[c] == 1 {
-			s.clusters = nil
+			if s.unused[c] {
+				delete(s.unused, c) // the same cluster, moved from one group to another: the list stands
+			} else {
+				s.clusters = nil
+			}
 		}
 	}
 	for _, d := range g.members {
@@ -422,8 +431,7 @@ func (s *State) detach(g *group) {
 	for _, c := range g.clusters {
 		if s.refs[c]--; s.refs[c] == 0 {
 			delete(s.refs, c)
-			delete(s.r.clusters, c)
-			s.clusters = nil
+			s.unused[c] = true // forgotten in clusterList, unless a group resolved after this one uses it again
 		}
 	}
 	for _, key := range g.services {
@@ -478,6 +486,11 @@ func samePlaces(old, now []entry) bool {
 }
 
 func (s *State) clusterList() []*Cluster {
+	for name := range s.unused {
+		delete(s.r.clusters, name)
+		s.clusters = nil
+	}
+	clear(s.unused)
 	if s.clusters != nil && len(s.replaced) > 0 {
 		s.clusters = slices.Clone(s.clusters) // the last list was handed out: copy, then patch
 		for name := range s.replaced {
