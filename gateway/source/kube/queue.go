@@ -46,6 +46,7 @@ type queue struct {
 	mu          sync.Mutex
 	items       map[changeKey]change
 	first, last time.Time // of the changes not yet taken
+	taken       time.Time // when the last batch was taken
 	wake        chan struct{}
 }
 
@@ -74,11 +75,18 @@ func (q *queue) due(d source.Debounce) (time.Time, bool) {
 	if len(q.items) == 0 {
 		return time.Time{}, false
 	}
-	return dueTime(q.first, q.last, d), true
+	return dueTime(q.taken, q.first, q.last, d), true
 }
 
-// dueTime is Holdoff after the last change, but no later than Max after the first.
-func dueTime(first, last time.Time, d source.Debounce) time.Time {
+// dueTime says when to build changes that arrived from first to last, the previous batch having been
+// taken at taken. A change that finds the loop idle (nothing taken for a holdoff) is built at once:
+// a lone edit should not wait. Changes that follow a build are batched: Holdoff after the last, but
+// no later than Max after the first. (The file source waits out its holdoff on every change instead:
+// an editor's save is several events, an API write one whole object.)
+func dueTime(taken, first, last time.Time, d source.Debounce) time.Time {
+	if first.Sub(taken) >= d.Holdoff {
+		return first
+	}
 	t := last.Add(d.Holdoff)
 	if limit := first.Add(d.Max); t.After(limit) {
 		return limit
@@ -96,6 +104,6 @@ func (q *queue) take() ([]change, time.Time) {
 	}
 	first := q.first
 	clear(q.items)
-	q.first, q.last = time.Time{}, time.Time{}
+	q.first, q.last, q.taken = time.Time{}, time.Time{}, time.Now()
 	return out, first
 }

@@ -90,13 +90,20 @@ func TestDueTime(t *testing.T) {
 	d := source.Debounce{Holdoff: 20 * time.Millisecond, Max: 200 * time.Millisecond}
 	t0 := time.Unix(1000, 0)
 	cases := []struct {
-		last time.Duration
-		want time.Duration
-	}{{0, 20 * time.Millisecond}, {50 * time.Millisecond, 70 * time.Millisecond}, {190 * time.Millisecond, 200 * time.Millisecond},
-		{time.Second, 200 * time.Millisecond}}
+		name                     string
+		taken, first, last, want time.Duration // relative to t0
+	}{
+		{"a lone change after a quiet spell is built at once", -time.Second, 0, 0, 0},
+		{"so is a burst's first change", -20 * time.Millisecond, 0, 5 * time.Millisecond, 0},
+		{"a change right after a build waits a holdoff", -5 * time.Millisecond, 0, 0, 20 * time.Millisecond},
+		{"the holdoff runs from the last change", -5 * time.Millisecond, 0, 50 * time.Millisecond, 70 * time.Millisecond},
+		{"but ends at most Max after the first", -5 * time.Millisecond, 0, 190 * time.Millisecond, 200 * time.Millisecond},
+		{"even under a steady stream", -5 * time.Millisecond, 0, time.Second, 200 * time.Millisecond},
+	}
 	for _, c := range cases {
-		if got := dueTime(t0, t0.Add(c.last), d).Sub(t0); got != c.want {
-			t.Errorf("last change at +%s: due at +%s, want +%s", c.last, got, c.want)
+		got := dueTime(t0.Add(c.taken), t0.Add(c.first), t0.Add(c.last), d).Sub(t0)
+		if got != c.want {
+			t.Errorf("%s: due at +%s, want +%s", c.name, got, c.want)
 		}
 	}
 }
@@ -108,6 +115,7 @@ func TestQueueCoalesces(t *testing.T) {
 		q.add(change{kind: kindSlice, namespace: "ns", name: "a", slice: &discoveryv1.EndpointSlice{}}, now.Add(time.Duration(i)*time.Millisecond))
 	}
 	q.add(change{kind: kindService, namespace: "ns", name: "a"}, now.Add(9*time.Millisecond)) // same name, other kind
+	q.taken = now.Add(-time.Millisecond)                                                      // a batch was just built: these wait out the holdoff
 	due, ok := q.due(source.DefaultDebounce)
 	if !ok || due != now.Add(29*time.Millisecond) {
 		t.Errorf("due %v %v, want 20 ms after the last change", due, ok)
