@@ -48,7 +48,7 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.Uint32("listener-port", 8080, "port of Envoy's HTTP listener")
 	f.String("id", "default", "ambassador_id of this installation: documents owned by another id are ignored")
 	f.String("cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
-	f.Duration("holdoff", 20*time.Millisecond, "rebuild this long after the last change (kubernetes: only changes that follow a rebuild wait; one after a quiet spell is built at once)")
+	f.Duration("holdoff", 20*time.Millisecond, "rebuild this long after the last change (kubernetes: a change that comes this long or more after the one before is built at once)")
 	f.Duration("max-holdoff", 200*time.Millisecond, "but at most this long after the first")
 	f.String("log-level", "info", "log level: debug, info or error")
 	f.String("config", "", "YAML file with settings named like the flags")

@@ -46,7 +46,7 @@ type queue struct {
 	mu          sync.Mutex
 	items       map[changeKey]change
 	first, last time.Time // of the changes not yet taken
-	taken       time.Time // when the last batch was taken
+	prevLast    time.Time // the last change of the batch taken before
 	wake        chan struct{}
 }
 
@@ -75,16 +75,17 @@ func (q *queue) due(d source.Debounce) (time.Time, bool) {
 	if len(q.items) == 0 {
 		return time.Time{}, false
 	}
-	return dueTime(q.taken, q.first, q.last, d), true
+	return dueTime(q.prevLast, q.first, q.last, d), true
 }
 
-// dueTime says when to build changes that arrived from first to last, the previous batch having been
-// taken at taken. A change that finds the loop idle (nothing taken for a holdoff) is built at once:
-// a lone edit should not wait. Changes that follow a build are batched: Holdoff after the last, but
-// no later than Max after the first. (The file source waits out its holdoff on every change instead:
-// an editor's save is several events, an API write one whole object.)
-func dueTime(taken, first, last time.Time, d source.Debounce) time.Time {
-	if first.Sub(taken) >= d.Holdoff {
+// dueTime says when to build the changes that arrived from first to last, the change before them
+// having arrived at prevLast. A change that comes a holdoff or more after the one before is built at
+// once: a lone edit does not wait. A change that follows another closely is part of a burst, and the
+// burst is batched: built Holdoff after its last change, but no later than Max after its first. (The
+// file source always waits out its holdoff: an editor's save is several file events, an API write one
+// whole object.)
+func dueTime(prevLast, first, last time.Time, d source.Debounce) time.Time {
+	if first.Sub(prevLast) >= d.Holdoff {
 		return first
 	}
 	t := last.Add(d.Holdoff)
@@ -104,6 +105,6 @@ func (q *queue) take() ([]change, time.Time) {
 	}
 	first := q.first
 	clear(q.items)
-	q.first, q.last, q.taken = time.Time{}, time.Time{}, time.Now()
+	q.prevLast, q.first, q.last = q.last, time.Time{}, time.Time{}
 	return out, first
 }

@@ -90,18 +90,18 @@ func TestDueTime(t *testing.T) {
 	d := source.Debounce{Holdoff: 20 * time.Millisecond, Max: 200 * time.Millisecond}
 	t0 := time.Unix(1000, 0)
 	cases := []struct {
-		name                     string
-		taken, first, last, want time.Duration // relative to t0
+		name                        string
+		prevLast, first, last, want time.Duration // relative to t0
 	}{
 		{"a lone change after a quiet spell is built at once", -time.Second, 0, 0, 0},
 		{"so is a burst's first change", -20 * time.Millisecond, 0, 5 * time.Millisecond, 0},
-		{"a change right after a build waits a holdoff", -5 * time.Millisecond, 0, 0, 20 * time.Millisecond},
+		{"a change close after another waits a holdoff", -5 * time.Millisecond, 0, 0, 20 * time.Millisecond},
 		{"the holdoff runs from the last change", -5 * time.Millisecond, 0, 50 * time.Millisecond, 70 * time.Millisecond},
 		{"but ends at most Max after the first", -5 * time.Millisecond, 0, 190 * time.Millisecond, 200 * time.Millisecond},
 		{"even under a steady stream", -5 * time.Millisecond, 0, time.Second, 200 * time.Millisecond},
 	}
 	for _, c := range cases {
-		got := dueTime(t0.Add(c.taken), t0.Add(c.first), t0.Add(c.last), d).Sub(t0)
+		got := dueTime(t0.Add(c.prevLast), t0.Add(c.first), t0.Add(c.last), d).Sub(t0)
 		if got != c.want {
 			t.Errorf("%s: due at +%s, want +%s", c.name, got, c.want)
 		}
@@ -115,7 +115,7 @@ func TestQueueCoalesces(t *testing.T) {
 		q.add(change{kind: kindSlice, namespace: "ns", name: "a", slice: &discoveryv1.EndpointSlice{}}, now.Add(time.Duration(i)*time.Millisecond))
 	}
 	q.add(change{kind: kindService, namespace: "ns", name: "a"}, now.Add(9*time.Millisecond)) // same name, other kind
-	q.taken = now.Add(-time.Millisecond)                                                      // a batch was just built: these wait out the holdoff
+	q.prevLast = now.Add(-time.Millisecond)                                                   // they follow a change closely: they wait out the holdoff
 	due, ok := q.due(source.DefaultDebounce)
 	if !ok || due != now.Add(29*time.Millisecond) {
 		t.Errorf("due %v %v, want 20 ms after the last change", due, ok)
@@ -126,6 +126,15 @@ func TestQueueCoalesces(t *testing.T) {
 	}
 	if _, ok := q.due(source.DefaultDebounce); ok {
 		t.Error("changes left after take")
+	}
+	q.add(change{kind: kindService, namespace: "ns", name: "b"}, now.Add(10*time.Millisecond))
+	if due, _ := q.due(source.DefaultDebounce); due != now.Add(30*time.Millisecond) {
+		t.Errorf("a change 1 ms after the last batch's last is due at %v, want after a holdoff", due)
+	}
+	q.take()
+	q.add(change{kind: kindService, namespace: "ns", name: "c"}, now.Add(time.Second))
+	if due, _ := q.due(source.DefaultDebounce); due != now.Add(time.Second) {
+		t.Errorf("a change after a quiet second is due at %v, want at once", due)
 	}
 }
 
