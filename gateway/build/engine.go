@@ -89,12 +89,18 @@ func (e *Engine) Build(objs source.Objects) (*Result, error) {
 // SetText adds or replaces a text (an annotation value or a bare document). A text whose source and
 // content are unchanged is not decoded again.
 func (e *Engine) SetText(t source.Text) {
-	if old, ok := e.texts[idOf(t.Source)]; ok && old.body == t.Body && old.src == t.Source {
+	if e.unchanged(t) {
 		return
 	}
 	d := decoded{}
 	d.docs, d.diags = mapping.Decode(t.Source, t.Body, mapping.Options{ID: e.opts.ID})
 	e.apply(t, d)
+}
+
+// unchanged reports whether the Engine holds this very text, from the same source: its decoding stands.
+func (e *Engine) unchanged(t source.Text) bool {
+	old, ok := e.texts[idOf(t.Source)]
+	return ok && old.body == t.Body && old.src == t.Source
 }
 
 // DeleteText forgets a text.
@@ -238,17 +244,23 @@ func (e *Engine) Sync(objs source.Objects) {
 
 func (e *Engine) syncTexts(texts []source.Text) {
 	seen := make(map[textID]bool, len(texts))
-	var changed []source.Text
 	for _, t := range texts {
-		id := idOf(t.Source)
-		seen[id] = true
-		if old, ok := e.texts[id]; !ok || old.body != t.Body || old.src != t.Source {
-			changed = append(changed, t)
-		}
+		seen[idOf(t.Source)] = true
 	}
 	for id, t := range e.texts {
 		if !seen[id] {
 			e.DeleteText(t.src)
+		}
+	}
+	e.setTexts(texts)
+}
+
+// setTexts is SetText for many texts: those that changed are decoded in parallel.
+func (e *Engine) setTexts(texts []source.Text) {
+	var changed []source.Text
+	for _, t := range texts {
+		if !e.unchanged(t) {
+			changed = append(changed, t)
 		}
 	}
 	for i, d := range decodeAll(changed, e.opts.ID) {
@@ -333,9 +345,6 @@ func (e *Engine) Result() (*Result, error) {
 // Service or EndpointSlice that a Mapping or the AuthService routes to. Changes to other Services and
 // slices are kept, and leave the Engine clean.
 func (e *Engine) Dirty() bool { return e.changed || e.state.Dirty() }
-
-// Routed reports whether a Mapping or the AuthService routes to the Service, as of the last Result.
-func (e *Engine) Routed(namespace, name string) bool { return e.state.Routed(ir.Key(namespace, name)) }
 
 // authDiagnostics tells each rejected AuthService that, with no valid one, kfgate fails closed.
 func (e *Engine) authDiagnostics() []mapping.Diagnostic {

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kfgate/kfgate/gateway/mapping"
@@ -15,25 +17,17 @@ func (e *Engine) ApplyService(svc *corev1.Service) { e.ApplyServices([]*corev1.S
 // ApplyServices is ApplyService for a batch: the texts that changed are decoded in parallel (a cold
 // start applies every Service at once).
 func (e *Engine) ApplyServices(svcs []*corev1.Service) {
-	var changed []source.Text
+	var texts []source.Text
 	for _, svc := range svcs {
-		texts := source.ServiceTexts(svc, "", nil)
-		have := make(map[string]bool, len(texts))
-		for _, t := range texts {
-			have[t.Source.Key] = true
-			if old, ok := e.texts[idOf(t.Source)]; !ok || old.body != t.Body || old.src != t.Source {
-				changed = append(changed, t)
-			}
-		}
+		own := source.ServiceTexts(svc, "", nil)
 		for _, key := range mapping.AnnotationKeys {
-			if !have[key] {
+			if !slices.ContainsFunc(own, func(t source.Text) bool { return t.Source.Key == key }) {
 				e.DeleteText(mapping.Source{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name, Key: key})
 			}
 		}
+		texts = append(texts, own...)
 	}
-	for i, d := range decodeAll(changed, e.opts.ID) {
-		e.apply(changed[i], d)
-	}
+	e.setTexts(texts)
 	for _, svc := range svcs {
 		e.SetService(svc)
 	}

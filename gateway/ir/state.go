@@ -92,10 +92,6 @@ func Resolve(in Input) (*Config, []mapping.Diagnostic) {
 // A Service or EndpointSlice that no Mapping routes to (nor the AuthService) leaves the State clean.
 func (s *State) Dirty() bool { return s.globalDirty || len(s.dirty) > 0 }
 
-// Routed reports whether a Mapping routes to the Service (namespace/name key) or the AuthService
-// uses it, as of the last Config.
-func (s *State) Routed(key string) bool { return len(s.byService[key]) > 0 || s.touchesAuth(key) }
-
 // SetAuthDeclared says whether an AuthService was written, valid or not (see Input.AuthDeclared).
 func (s *State) SetAuthDeclared(v bool) {
 	if v != s.authDeclared {
