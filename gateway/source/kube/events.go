@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,28 +31,49 @@ type event struct {
 	reason, note    string
 }
 
-// serviceStatus is what the planner remembers of a Service: its diagnostics (as text) and whether
-// any is an error.
+// serviceStatus is what the planner remembers of a Service: its diagnostics (as text), whether any
+// is an error, and the Warning that describes them.
 type serviceStatus struct {
-	digest string
-	broken bool
-	uid    string
+	digest  string
+	broken  bool
+	uid     string
+	warning event
 }
 
 // planner turns each build's diagnostics into the Events that tell authors about changes, and nothing
 // more: a Service is told once when its set of diagnostics changes, not on every rebuild. Every replica
-// plans (so that a new leader knows what was already said); only the leader writes.
+// plans, so that a new leader knows the current problems: it states them once (current), then
+// only changes.
 type planner struct {
+	mu   sync.Mutex
 	last map[string]serviceStatus // "namespace/name"
 }
 
 func newPlanner() *planner { return &planner{last: map[string]serviceStatus{}} }
 
 // forget drops a deleted Service: nothing is said about it any more.
-func (p *planner) forget(namespace, name string) { delete(p.last, namespace+"/"+name) }
+func (p *planner) forget(namespace, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.last, namespace+"/"+name)
+}
+
+// current lists the Warnings that describe every Service's problems now, by Service.
+func (p *planner) current() []event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]event, 0, len(p.last))
+	for _, st := range p.last {
+		out = append(out, st.warning)
+	}
+	sortEvents(out)
+	return out
+}
 
 // plan compares diags (every diagnostic of a build) with what was last said.
 func (p *planner) plan(diags []mapping.Diagnostic) []event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := map[string][]mapping.Diagnostic{}
 	for _, d := range diags {
 		if d.Source.Kind != "Service" || d.Severity == mapping.SeverityInfo {
@@ -62,16 +84,17 @@ func (p *planner) plan(diags []mapping.Diagnostic) []event {
 	}
 	var out []event
 	for key, ds := range now {
-		st := serviceStatus{digest: digest(ds), broken: mapping.HasErrors(ds), uid: ds[0].Source.UID}
+		d := digest(ds)
 		prev, seen := p.last[key]
-		if seen && prev.digest == st.digest {
+		if seen && prev.digest == d {
 			continue
 		}
+		st := serviceStatus{digest: d, broken: mapping.HasErrors(ds), uid: ds[0].Source.UID, warning: warningEvent(ds)}
 		p.last[key] = st
 		if prev.broken && !st.broken {
 			out = append(out, validEvent(ds[0].Source))
 		}
-		out = append(out, warningEvent(ds))
+		out = append(out, st.warning)
 	}
 	for key, prev := range p.last {
 		if _, ok := now[key]; ok {
@@ -83,10 +106,15 @@ func (p *planner) plan(diags []mapping.Diagnostic) []event {
 			out = append(out, validEvent(mapping.Source{Namespace: ns, Name: name, UID: prev.uid}))
 		}
 	}
-	slices.SortStableFunc(out, func(a, b event) int {
+	sortEvents(out)
+	return out
+}
+
+// sortEvents orders Events by Service, keeping the order of one Service's Events.
+func sortEvents(evs []event) {
+	slices.SortStableFunc(evs, func(a, b event) int {
 		return cmp.Or(cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 	})
-	return out
 }
 
 func digest(ds []mapping.Diagnostic) string {

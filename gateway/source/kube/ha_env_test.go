@@ -24,7 +24,7 @@ import (
 )
 
 // TestTwoReplicas: two replicas both serve xDS; only the Lease holder writes Events; when it stops,
-// the other takes the Lease and writes the next ones.
+// the other takes the Lease, states the current problems once and writes the next Events.
 func TestTwoReplicas(t *testing.T) {
 	c := needCluster(t)
 	ns := c.namespace(t)
@@ -58,8 +58,13 @@ func TestTwoReplicas(t *testing.T) {
 	c.waitLease(t, ns, follower.opts.Leader.Identity)
 	c.create(t, service(ns, "worse", mappingDoc("worse", "/worse/", "worse")+"timeout_ms: later\n"))
 	c.waitEvent(t, ns, "worse", corev1.EventTypeWarning, "InvalidMapping")
-	if got := follower.counter(t, "kfgate_kube_events_written_total", nil); got != 1 {
-		t.Errorf("the new leader wrote %v Events, want 1 (the old Warning is not repeated)", got)
+	// A new leader states the current problems once (it cannot know whether the old one did), then
+	// only changes: "bad" again, then "worse".
+	if got := follower.counter(t, "kfgate_kube_events_written_total", nil); got != 2 {
+		t.Errorf("the new leader wrote %v Events, want 2", got)
+	}
+	if n := len(c.events(t, ns, "bad")); n != 2 {
+		t.Errorf("%d Events on the broken Service, want 2 (one from each leader)", n)
 	}
 	survivor := envoyB
 	if follower == a {

@@ -61,7 +61,7 @@ func New(opts Options, runner *controlplane.Runner) (*Source, error) {
 	if err := s.m.register(opts.Registry); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	s.writer = newEventWriter(mgr.GetEventRecorder(opts.Component), opts.Logger.WithName("events"), s.m)
+	s.writer = newEventWriter(mgr.GetEventRecorder(opts.Component), s.plan.current, opts.Logger.WithName("events"), s.m)
 	if !opts.Leader.Disabled {
 		cs, err := kubernetes.NewForConfig(opts.Config)
 		if err != nil {

@@ -46,7 +46,13 @@ func TestPlannerSaysOnlyChanges(t *testing.T) {
 			t.Errorf("%s: Events %q, want %q", s.name, got, s.want)
 		}
 	}
+	if got := describeEvents(p.current()); strings.Join(got, "|") != "Warning InvalidMapping ns/bad" {
+		t.Errorf("current problems %q, want the Warning of ns/bad", got)
+	}
 	p.forget("ns", "bad")
+	if got := p.current(); len(got) != 0 {
+		t.Errorf("a deleted Service's problems are current: %v", describeEvents(got))
+	}
 	if got := p.plan(nil); len(got) != 0 {
 		t.Errorf("a deleted Service is told %v", describeEvents(got))
 	}

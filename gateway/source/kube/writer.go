@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -15,28 +14,36 @@ import (
 const maxQueuedEvents = 4096
 
 // eventWriter writes planned Events while this replica leads (Start runs for as long as it holds the
-// Lease); followers drop what they plan.
+// Lease); followers drop what they plan. A replica that starts leading first states the current
+// problems (restate): what it planned as a follower was said by the old leader, or by nobody if
+// there was none (a first start, or a leader that crashed before writing).
 type eventWriter struct {
-	rec    events.EventRecorder
-	log    logr.Logger
-	m      *metrics
-	leader atomic.Bool
+	rec     events.EventRecorder
+	log     logr.Logger
+	m       *metrics
+	restate func() []event
 
-	mu    sync.Mutex
-	queue []event
-	wake  chan struct{}
+	mu     sync.Mutex
+	leader bool
+	queue  []event
+	wake   chan struct{}
 }
 
-func newEventWriter(rec events.EventRecorder, log logr.Logger, m *metrics) *eventWriter {
-	return &eventWriter{rec: rec, log: log, m: m, wake: make(chan struct{}, 1)}
+func newEventWriter(rec events.EventRecorder, restate func() []event, log logr.Logger, m *metrics) *eventWriter {
+	return &eventWriter{rec: rec, restate: restate, log: log, m: m, wake: make(chan struct{}, 1)}
 }
 
 // Start writes Events until ctx ends (leadership lost or shutdown).
 func (w *eventWriter) Start(ctx context.Context) {
-	w.leader.Store(true)
+	w.mu.Lock()
+	w.leader = true
+	w.push(w.restate())
+	w.mu.Unlock()
 	w.m.leader.Set(1)
 	defer func() {
-		w.leader.Store(false)
+		w.mu.Lock()
+		w.leader, w.queue = false, nil
+		w.mu.Unlock()
 		w.m.leader.Set(0)
 		w.log.Info("no longer leading: Events are left to the new leader")
 	}()
@@ -68,16 +75,23 @@ func (w *eventWriter) write(e event) {
 
 // enqueue hands planned Events to the writer; a follower drops them (the leader plans the same).
 func (w *eventWriter) enqueue(evs []event) {
-	if len(evs) == 0 || !w.leader.Load() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.leader {
+		w.push(evs)
+	}
+}
+
+// push queues Events for the writing loop; w.mu held.
+func (w *eventWriter) push(evs []event) {
+	if len(evs) == 0 {
 		return
 	}
-	w.mu.Lock()
 	w.queue = append(w.queue, evs...)
 	if over := len(w.queue) - maxQueuedEvents; over > 0 {
 		w.queue = w.queue[over:]
 		w.m.eventsDropped.Add(float64(over))
 	}
-	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default:
