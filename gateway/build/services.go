@@ -40,3 +40,6 @@ func (e *Engine) RemoveService(namespace, name string) {
 	}
 	e.DeleteService(namespace, name)
 }
+
+// Services is how many Services the Engine holds.
+func (e *Engine) Services() int { return len(e.services) }

@@ -25,6 +25,7 @@ import (
 // Runner applies source objects. Apply is serialised; callers may call it from any goroutine.
 type Runner struct {
 	mu      sync.Mutex
+	opts    build.Options
 	builder *build.Engine
 	xds     *server.Server
 	diag    *diagnostics.Server
@@ -57,7 +58,7 @@ func (m *memo[T]) of(in []T) []types.Resource {
 
 // New returns a Runner publishing to srv and reporting to diag.
 func New(opts build.Options, srv *server.Server, diag *diagnostics.Server, reg prometheus.Registerer, log logr.Logger) *Runner {
-	return &Runner{builder: build.NewEngine(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
+	return &Runner{opts: opts, builder: build.NewEngine(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
 }
 
 // OnPublish registers f to be called, under the Runner's lock, with every Result that was published.
@@ -67,6 +68,36 @@ func (r *Runner) OnPublish(f func(*build.Result)) { r.hooks = append(r.hooks, f)
 // Apply makes the configuration that of objs (a whole view, as the file source has) and publishes it.
 func (r *Runner) Apply(ctx context.Context, objs source.Objects) error {
 	return r.Update(ctx, func(e *build.Engine) { e.Sync(objs) })
+}
+
+// Reset replaces the Engine with a new one that fill gives the whole world, and publishes what it
+// builds; the xDS server adopts the new messages even if their content is what it serves (then no
+// Envoy is sent anything). After a large scale-down this gives back memory: the survivors' state is
+// allocated afresh instead of staying scattered over memory sized for the peak.
+func (r *Runner) Reset(ctx context.Context, fill func(*build.Engine)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	fresh := build.NewEngine(r.opts)
+	fill(fresh)
+	res, err := fresh.Result()
+	if err == nil {
+		rs := r.toServer(res.Resources, true)
+		rs.Adopt = true
+		_, err = r.xds.Publish(ctx, rs)
+	}
+	if err != nil {
+		r.log.Error(err, "rebuilding from scratch failed; the previous Engine and snapshot keep serving")
+		return err
+	}
+	r.builder, r.built = fresh, true
+	r.m.builds.WithLabelValues("reset").Inc()
+	for _, f := range r.hooks {
+		f(res)
+	}
+	r.diag.Update(diagnostics.NewState(r.xds.Version(), start, "", res.Report))
+	r.log.Info("rebuilt from scratch", "objects", res.Summary.Objects, "took", time.Since(start))
+	return nil
 }
 
 // Update applies changes to the Engine (SetText, SetService, ... for sources that report events),
@@ -84,7 +115,7 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 	r.built = true
 	res, err := r.builder.Result()
 	if err == nil {
-		_, err = r.xds.Publish(ctx, r.toServer(res.Resources))
+		_, err = r.xds.Publish(ctx, r.toServer(res.Resources, false))
 	}
 	r.m.rebuild.Observe(time.Since(start).Seconds())
 	report := func() *build.Report { return &build.Report{} }
@@ -108,7 +139,11 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 	return nil
 }
 
-func (r *Runner) toServer(x *xds.Resources) server.Resources {
+// toServer converts a build's resources; fresh forgets the memo of converted lists (a new Engine).
+func (r *Runner) toServer(x *xds.Resources, fresh bool) server.Resources {
+	if fresh {
+		r.last = lastResources{}
+	}
 	out := server.Resources{
 		Listeners: resourcesOf(x.Listeners),
 		Routes:    resourcesOf(x.Routes),
@@ -140,7 +175,7 @@ func newMetrics(reg prometheus.Registerer, log logr.Logger) *metrics {
 		rebuild: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kfgate_rebuild_duration_seconds",
 			Help: "Time to build and publish a configuration.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		builds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kfgate_builds_total",
-			Help: "Rebuilds by result: published, failed, or unchanged (nothing routed changed, nothing built)."}, []string{"result"}),
+			Help: "Rebuilds by result: published, failed, unchanged (nothing routed changed, nothing built), or reset (a new Engine built from scratch)."}, []string{"result"}),
 		objects:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_source_objects", Help: "Source objects (Services and files) with kfgate configuration."}),
 		mappings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_mappings", Help: "Valid Mappings."}),
 		diagnostics: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kfgate_diagnostics", Help: "Diagnostics of the last build by severity."},

@@ -26,6 +26,10 @@ type Resources struct {
 	// route by route): Publish uses the given version and size instead of copying and encoding them.
 	// A trusted resource must not be changed after it is published.
 	Trusted map[string]map[string]Digest
+	// Adopt makes the server serve these very messages even when their content is what it serves
+	// already (no client is sent anything then): a rebuilt producer hands over new messages, and
+	// keeping the old ones would keep the old producer's memory alive.
+	Adopt bool
 }
 
 // Digest is a resource's content version and encoded size, as the translator makes it.
@@ -107,10 +111,10 @@ func (s *Server) publish(ctx context.Context, r Resources) (string, error) {
 		return "", fmt.Errorf("publish: %w", err)
 	}
 	next := describe(prepared)
-	if prev := s.current.Load(); prev != nil && prev.version == next.version {
+	if prev := s.current.Load(); prev != nil && prev.version == next.version && !r.Adopt {
 		return next.version, nil
 	}
-	snap, err := s.buildSnapshot(prepared, next)
+	snap, err := s.buildSnapshot(prepared, next, r.Adopt)
 	if err != nil {
 		return "", fmt.Errorf("publish %s: %w", next.version, err)
 	}
@@ -296,12 +300,12 @@ func describe(prepared []preparedType) published {
 // is self-consistent: every EDS cluster has its ClusterLoadAssignment and
 // every RDS name a listener uses exists (and nothing unreferenced). Envoy
 // would otherwise wait forever for the missing resource while warming.
-func (s *Server) buildSnapshot(prepared []preparedType, versions published) (*cachev3.Snapshot, error) {
+func (s *Server) buildSnapshot(prepared []preparedType, versions published, adopt bool) (*cachev3.Snapshot, error) {
 	snap := &cachev3.Snapshot{VersionMap: make(map[string]map[string]string, len(prepared))}
 	sameRefs := s.lastSnapshot != nil // every changed type kept its names: references still resolve
 	for _, t := range prepared {
 		i := cachev3.GetResponseType(t.typeURL)
-		if last, ok := s.lastPrepared[t.typeURL]; ok && last.digest == t.digest && s.lastSnapshot != nil {
+		if last, ok := s.lastPrepared[t.typeURL]; ok && last.digest == t.digest && s.lastSnapshot != nil && !adopt {
 			snap.Resources[i] = s.lastSnapshot.Resources[i] // unchanged: no new map of thousands of items
 		} else {
 			snap.Resources[i] = cachev3.NewResources(versions.typeVersions[t.typeURL], t.items)

@@ -223,3 +223,46 @@ func TestTypeOverSendLimitIsRejected(t *testing.T) {
 		t.Errorf("Version changed to %s", e.srv.Version())
 	}
 }
+
+// TestAdoptServesNewMessagesWithoutPushing: the same content in new messages is a no-op unless
+// adopted; adopted, the snapshot holds the new messages, the versions stay, and a connected client is
+// sent nothing: its next response is that of the next real change.
+func TestAdoptServesNewMessagesWithoutPushing(t *testing.T) {
+	e := startEnv(t, Options{})
+	first := build(t, defaultSpec())
+	v1 := e.publish(t, first)
+	client := xdsclient.NewSotW(t, e.conn, "envoy")
+	client.Await(map[string]string{resourcev3.RouteType: e.srv.TypeVersion(resourcev3.RouteType)})
+
+	served := func() types.Resource {
+		snap, err := e.srv.cache.GetSnapshot(sharedNodeKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap.GetResources(resourcev3.RouteType)[routesName]
+	}
+	old := served() // the server's canonical copy of first's route table
+	again := build(t, defaultSpec())
+	if v := e.publish(t, again); v != v1 || served() != old {
+		t.Fatalf("equal content without Adopt: version %s (want %s), and the old messages must stay", v, v1)
+	}
+	again.Adopt = true
+	if v := e.publish(t, again); v != v1 || served() == old {
+		t.Fatalf("adopted: version %s (want %s), and the new messages must be served", v, v1)
+	}
+
+	next := defaultSpec()
+	next.tag = "v2"
+	e.publish(t, build(t, next))
+	want := e.srv.TypeVersion(resourcev3.RouteType)
+	for {
+		resp := client.Next()
+		if resp.GetTypeUrl() != resourcev3.RouteType {
+			continue
+		}
+		if resp.GetVersionInfo() != want {
+			t.Fatalf("the client was sent route version %s before the change's %s: adopting pushed", resp.GetVersionInfo(), want)
+		}
+		break
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -48,6 +49,7 @@ var shared *cluster
 // test/envtest/assets.sh and found through KUBEBUILDER_ASSETS, which `make test` sets).
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard()) // the replicas log through their own loggers (KFGATE_TEST_LOG)
+	klog.SetLogger(logr.Discard())    // client-go's leader election and reflectors
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		if os.Getenv("CI") != "" {
 			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests through `make test`")
@@ -356,5 +358,16 @@ func (c *cluster) patchAnnotations(t testing.TB, svc *corev1.Service) {
 	patch := client.MergeFrom(&corev1.Service{})
 	if err := c.c.Patch(context.Background(), svc, patch); err != nil {
 		t.Fatalf("patching Service %s: %v", svc.Name, err)
+	}
+}
+
+// poll checks cond until it holds, failing after WaitTimeout: for what has no version to wait on
+// (metrics, Events).
+func poll(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, xdsclient.WaitTimeout, true,
+		func(context.Context) (bool, error) { return cond(), nil })
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }

@@ -205,11 +205,11 @@ func TestLeastPrivilege(t *testing.T) {
 	})
 	envoy := p.envoy(t, "envoy")
 	// Every namespace is watched: prefixes of their own keep clear of the other tests' Services.
-	c.create(t, service(ns, "app", mappingDoc("app", "/least-privilege/", "app")))
+	c.create(t, service(ns, "app", mappingDoc("app", "/"+ns+"/", "app")))
 	c.create(t, slice(ns, "app", "app-1", "10.1.0.1"))
-	c.create(t, service(ns, "bad", mappingDoc("bad", "/least-privilege-bad/", "bad")+"timeout_ms: soon\n"))
+	c.create(t, service(ns, "bad", mappingDoc("bad", "/"+ns+"-bad/", "bad")+"timeout_ms: soon\n"))
 	envoy.Wait(t, "routes and endpoints under least privilege", func(v xdsclient.View) bool {
-		return routeIs("* /least-privilege/", ns+"/app/80")(v) && endpointsAre(ns+"/app/80", "10.1.0.1:8080")(v)
+		return routeIs("* /"+ns+"/", ns+"/app/80")(v) && endpointsAre(ns+"/app/80", "10.1.0.1:8080")(v)
 	})
 	c.waitLease(t, ns, "restricted")
 	c.waitEvent(t, ns, "bad", corev1.EventTypeWarning, "InvalidMapping")

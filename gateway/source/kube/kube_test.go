@@ -1,8 +1,11 @@
 package kube_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kfgate/kfgate/gateway/source/kube"
 	"github.com/kfgate/kfgate/test/xdsclient"
@@ -95,5 +98,31 @@ func endpointsAre(cluster string, want ...string) func(xdsclient.View) bool {
 	return func(v xdsclient.View) bool {
 		got, ok := v.Endpoints()[cluster]
 		return ok && slices.Equal(got, append([]string{}, want...))
+	}
+}
+
+// TestCompactAfterScaleDown: once the Services have halved from their peak, the Engine is rebuilt from
+// the informer cache; what the client holds stays exactly right and later changes still flow.
+func TestCompactAfterScaleDown(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	p := startPlane(t, c.cfg, "default", func(o *kube.Options) { o.Namespaces, o.CompactFrom = []string{ns}, 10 })
+	envoy := p.envoy(t, "envoy")
+	var svcs []*corev1.Service
+	for i := range 12 {
+		svc := service(ns, fmt.Sprint("s", i), mappingDoc(fmt.Sprint("s", i), fmt.Sprintf("/s%d/", i), fmt.Sprint("s", i)))
+		c.create(t, svc)
+		svcs = append(svcs, svc)
+	}
+	envoy.Wait(t, "12 routes", func(v xdsclient.View) bool { return len(v.Routes()) == 12 })
+	for _, svc := range svcs[5:] {
+		c.delete(t, svc)
+	}
+	envoy.Wait(t, "the 5 routes left", func(v xdsclient.View) bool { return len(v.Routes()) == 5 && v.Routes()["* /s4/"] == ns+"/s4/80" })
+	poll(t, "a rebuild from scratch", func() bool { return p.counter(t, "kfgate_builds_total", map[string]string{"result": "reset"}) == 1 })
+	c.create(t, service(ns, "late", mappingDoc("late", "/late/", "late")))
+	v := envoy.Wait(t, "a change after the rebuild", routeIs("* /late/", ns+"/late/80"))
+	if len(v.Routes()) != 6 {
+		t.Errorf("routes after the rebuild: %v", v.Routes())
 	}
 }
