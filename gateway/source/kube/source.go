@@ -1,9 +1,7 @@
 package kube
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -168,159 +165,4 @@ func (s *Source) lead(ctx context.Context) {
 		}
 		le.Run(ctx)
 	}
-}
-
-// handler turns informer notifications into queued changes, dropping updates that change nothing
-// kfgate reads (resourceVersion bumps, status, other annotations).
-func (s *Source) handler(k kind) toolscache.ResourceEventHandler {
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.observe(k, "add", nil, obj) },
-		UpdateFunc: func(old, obj any) { s.observe(k, "update", old, obj) },
-		DeleteFunc: func(obj any) { s.observe(k, "delete", obj, nil) },
-	}
-}
-
-func (s *Source) observe(k kind, ev string, old, obj any) {
-	c, ok := changeOf(k, old, obj)
-	result := "queued"
-	if ok {
-		s.q.add(c, time.Now())
-	} else {
-		result = "dropped"
-	}
-	s.m.watch.WithLabelValues(k.String(), ev, result).Inc()
-}
-
-// changeOf is the change a notification carries; false when it carries none that matters. obj nil
-// means old was deleted (old may then be a tombstone).
-func changeOf(k kind, old, obj any) (change, bool) {
-	if obj == nil {
-		if t, ok := old.(toolscache.DeletedFinalStateUnknown); ok {
-			old = t.Obj
-		}
-		o, ok := old.(client.Object)
-		if !ok {
-			return change{}, false
-		}
-		return change{kind: k, namespace: o.GetNamespace(), name: o.GetName()}, true
-	}
-	switch k {
-	case kindService:
-		svc, ok := obj.(*corev1.Service)
-		if !ok {
-			return change{}, false
-		}
-		if prev, ok := old.(*corev1.Service); ok && sameService(prev, svc) {
-			return change{}, false
-		}
-		return change{kind: k, namespace: svc.Namespace, name: svc.Name, service: svc, written: writtenAt(svc.ObjectMeta)}, true
-	default:
-		sl, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok {
-			return change{}, false
-		}
-		if prev, ok := old.(*discoveryv1.EndpointSlice); ok && sameSlice(prev, sl) {
-			return change{}, false
-		}
-		return change{kind: k, namespace: sl.Namespace, name: sl.Name, slice: sl, written: writtenAt(sl.ObjectMeta)}, true
-	}
-}
-
-// loop rebuilds once the debounce of the pending changes is over, until ctx ends.
-func (s *Source) loop(ctx context.Context) {
-	for {
-		due, ok := s.q.due(s.opts.Debounce)
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.q.wake:
-				continue
-			}
-		}
-		if d := time.Until(due); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-s.q.wake: // more changes: the holdoff moves
-				t.Stop()
-				continue
-			case <-t.C:
-			}
-		}
-		s.rebuild(ctx)
-	}
-}
-
-func (s *Source) rebuild(ctx context.Context) {
-	batch, first := s.q.take()
-	if !first.IsZero() {
-		s.m.debounce.Observe(time.Since(first).Seconds())
-	}
-	services := 0
-	err := s.runner.Update(ctx, func(e *build.Engine) {
-		s.apply(e, batch)
-		services = e.Services()
-	})
-	if err != nil {
-		return // the runner logged it and keeps serving the last good snapshot
-	}
-	s.peak = max(s.peak, services)
-	if from := cmp.Or(s.opts.CompactFrom, DefaultCompactFrom); s.peak >= from && 2*services <= s.peak {
-		s.compact(ctx)
-	}
-	now := time.Now()
-	for _, c := range batch {
-		if !c.written.IsZero() {
-			s.m.writeToSnap.Observe(max(0, now.Sub(c.written).Seconds()))
-		}
-	}
-}
-
-// compact rebuilds the Engine from the informer cache after the world has halved: Go neither moves
-// objects nor shrinks maps, so the survivors' state would otherwise stay spread over memory sized for
-// the peak. The content is the same, so no Envoy is sent anything. Changes queued meanwhile are
-// applied after it, as usual (applying a change twice changes nothing).
-func (s *Source) compact(ctx context.Context) {
-	var svcs corev1.ServiceList
-	var sls discoveryv1.EndpointSliceList
-	c := s.mgr.GetCache()
-	if err := errors.Join(c.List(ctx, &svcs, client.UnsafeDisableDeepCopy), c.List(ctx, &sls, client.UnsafeDisableDeepCopy)); err != nil {
-		s.log.Error(err, "listing the cache to rebuild from scratch")
-		return
-	}
-	err := s.runner.Reset(ctx, func(e *build.Engine) {
-		ptrs := make([]*corev1.Service, len(svcs.Items))
-		for i := range svcs.Items {
-			ptrs[i] = &svcs.Items[i]
-		}
-		e.ApplyServices(ptrs)
-		for i := range sls.Items {
-			e.SetEndpointSlice(&sls.Items[i])
-		}
-	})
-	if err == nil {
-		s.peak = len(svcs.Items)
-	}
-}
-
-// apply hands a batch to the Engine; the Services' annotations are decoded together, in parallel.
-func (s *Source) apply(e *build.Engine, batch []change) {
-	var svcs []*corev1.Service
-	for _, c := range batch {
-		switch {
-		case c.kind == kindService && c.deleted():
-			e.RemoveService(c.namespace, c.name)
-			s.plan.forget(c.namespace, c.name)
-		case c.kind == kindService:
-			svcs = append(svcs, c.service)
-		case c.deleted():
-			e.DeleteEndpointSlice(c.namespace, c.name)
-		default:
-			e.SetEndpointSlice(c.slice)
-		}
-	}
-	e.ApplyServices(svcs)
 }
