@@ -169,13 +169,10 @@ func (s *Server) prepare(r Resources) ([]preparedType, error) {
 // once published).
 func prepareType(slot typeSlot, trusted map[string]Digest, before map[types.Resource]preparedEntry) (preparedType, error) {
 	type entry struct {
-		name    string
-		res     types.Resource
-		version string
-		size    int
+		preparedEntry
+		index int // in the input
 	}
 	entries := make([]entry, 0, len(slot.items))
-	seen := make(map[string]int, len(slot.items))
 	known := make(map[types.Resource]preparedEntry, len(slot.items))
 	fresh := 0
 	for i, res := range slot.items {
@@ -195,15 +192,16 @@ func prepareType(slot typeSlot, trusted map[string]Digest, before map[types.Reso
 		if res != nil {
 			known[res] = e
 		}
-		if j, dup := seen[name]; dup {
-			return preparedType{}, fmt.Errorf("%s: duplicate name (also at index %d)", resourceLabel(slot.typeURL, i, name), j)
-		}
-		seen[name] = i
-		entries = append(entries, entry(e))
+		entries = append(entries, entry{e, i})
 	}
 	byName := func(a, b entry) int { return strings.Compare(a.name, b.name) }
 	if !slices.IsSortedFunc(entries, byName) { // kfgate's translator hands them over sorted
-		slices.SortFunc(entries, byName)
+		slices.SortStableFunc(entries, byName)
+	}
+	for k := 1; k < len(entries); k++ { // sorted: a duplicate is next to its first
+		if a, b := entries[k-1], entries[k]; a.name == b.name {
+			return preparedType{}, fmt.Errorf("%s: duplicate name (also at index %d)", resourceLabel(slot.typeURL, b.index, b.name), a.index)
+		}
 	}
 
 	h := newContentHasher()
