@@ -41,6 +41,9 @@ func TestEngineIncrementalEqualsFresh(t *testing.T) {
 				if !slices.Equal(diagLines(got.Diagnostics), diagLines(want.Diagnostics)) {
 					t.Fatalf("step %d (%s): diagnostics differ\n got  %q\n want %q", step, desc, diagLines(got.Diagnostics), diagLines(want.Diagnostics))
 				}
+				if step%10 == 9 { // now and then the live Engine is replaced by a fresh copy of itself
+					live = live.Fresh()
+				}
 			}
 		})
 	}
@@ -267,4 +270,31 @@ func mustResult(t *testing.T, e *Engine) *Result {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// TestEngineFresh: a fresh copy of an Engine says exactly what the Engine says, including what only a
+// long-lived Engine knows: the last good version of a text that is broken now.
+func TestEngineFresh(t *testing.T) {
+	e := NewEngine(Options{})
+	svc := func(prefix string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", Annotations: map[string]string{
+			mapping.AnnotationAmbassador: "apiVersion: ambassador/v0\nkind: Mapping\nname: a\nprefix: " + prefix + "\nservice: a\n"}},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	}
+	e.ApplyService(svc("/a/"))
+	e.SetEndpointSlice(&discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "a-1", Namespace: "ns",
+		Labels: map[string]string{discoveryv1.LabelServiceName: "a"}}, AddressType: discoveryv1.AddressTypeIPv4})
+	mustResult(t, e)
+	e.ApplyService(svc("not-a-prefix")) // broken: /a/ keeps serving
+	want := mustResult(t, e)
+	if !slices.ContainsFunc(want.Diagnostics, func(d mapping.Diagnostic) bool { return d.Reason == mapping.ReasonStale }) {
+		t.Fatalf("the broken edit is not stale: %q", diagLines(want.Diagnostics))
+	}
+	got := mustResult(t, e.Fresh())
+	if g, w := render(t, got), render(t, want); g != w {
+		t.Errorf("the fresh copy differs\n%s", firstDiff(w, g))
+	}
+	if !slices.Equal(diagLines(got.Diagnostics), diagLines(want.Diagnostics)) {
+		t.Errorf("diagnostics differ\n got  %q\n want %q", diagLines(got.Diagnostics), diagLines(want.Diagnostics))
+	}
 }

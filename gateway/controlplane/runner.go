@@ -25,7 +25,6 @@ import (
 // Runner applies source objects. Apply is serialised; callers may call it from any goroutine.
 type Runner struct {
 	mu      sync.Mutex
-	opts    build.Options
 	builder *build.Engine
 	xds     *server.Server
 	diag    *diagnostics.Server
@@ -58,7 +57,7 @@ func (m *memo[T]) of(in []T) []types.Resource {
 
 // New returns a Runner publishing to srv and reporting to diag.
 func New(opts build.Options, srv *server.Server, diag *diagnostics.Server, reg prometheus.Registerer, log logr.Logger) *Runner {
-	return &Runner{opts: opts, builder: build.NewEngine(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
+	return &Runner{builder: build.NewEngine(opts), xds: srv, diag: diag, log: log, m: newMetrics(reg, log)}
 }
 
 // OnPublish registers f to be called, under the Runner's lock, with every Result that was published.
@@ -70,33 +69,19 @@ func (r *Runner) Apply(ctx context.Context, objs source.Objects) error {
 	return r.Update(ctx, func(e *build.Engine) { e.Sync(objs) })
 }
 
-// Reset replaces the Engine with a new one that fill gives the whole world, and publishes what it
-// builds; the xDS server adopts the new messages even if their content is what it serves (then no
-// Envoy is sent anything). After a large scale-down this gives back memory: the survivors' state is
-// allocated afresh instead of staying scattered over memory sized for the peak.
-func (r *Runner) Reset(ctx context.Context, fill func(*build.Engine)) error {
+// Compact replaces the Engine by a fresh copy of itself (build.Engine.Fresh) and publishes what it
+// builds, the same content: the xDS server adopts the new messages without sending any Envoy
+// anything, and the old Engine's memory, sized for a peak long gone, is given back.
+func (r *Runner) Compact(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
-	fresh := build.NewEngine(r.opts)
-	fill(fresh)
-	res, err := fresh.Result()
-	if err == nil {
-		rs := r.toServer(res.Resources, true)
-		rs.Adopt = true
-		_, err = r.xds.Publish(ctx, rs)
+	fresh := r.builder.Fresh()
+	if err := r.publish(ctx, fresh, start, true); err != nil {
+		return err // the previous Engine and snapshot keep serving
 	}
-	if err != nil {
-		r.log.Error(err, "rebuilding from scratch failed; the previous Engine and snapshot keep serving")
-		return err
-	}
-	r.builder, r.built = fresh, true
-	r.m.builds.WithLabelValues("reset").Inc()
-	for _, f := range r.hooks {
-		f(res)
-	}
-	r.diag.Update(diagnostics.NewState(r.xds.Version(), start, "", res.Report))
-	r.log.Info("rebuilt from scratch", "objects", res.Summary.Objects, "took", time.Since(start))
+	r.builder = fresh
+	r.log.Info("Engine compacted", "took", time.Since(start))
 	return nil
 }
 
@@ -113,9 +98,18 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 		return nil
 	}
 	r.built = true
-	res, err := r.builder.Result()
+	return r.publish(ctx, r.builder, start, false)
+}
+
+// publish builds e's Result and publishes it (adopt: even if the content is what is served), then
+// reports it: metrics, hooks, diagnostics page, log. On failure the previous snapshot keeps serving
+// and the failure is reported. r.mu held.
+func (r *Runner) publish(ctx context.Context, e *build.Engine, start time.Time, adopt bool) error {
+	res, err := e.Result()
 	if err == nil {
-		_, err = r.xds.Publish(ctx, r.toServer(res.Resources, false))
+		rs := r.toServer(res.Resources)
+		rs.Adopt = adopt
+		_, err = r.xds.Publish(ctx, rs)
 	}
 	r.m.rebuild.Observe(time.Since(start).Seconds())
 	report := func() *build.Report { return &build.Report{} }
@@ -128,7 +122,11 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 		r.diag.Update(diagnostics.NewState(r.xds.Version(), start, err.Error(), report))
 		return err
 	}
-	r.m.builds.WithLabelValues("published").Inc()
+	result := "published"
+	if adopt {
+		result = "compacted"
+	}
+	r.m.builds.WithLabelValues(result).Inc()
 	r.m.record(res.Summary)
 	for _, f := range r.hooks {
 		f(res)
@@ -139,11 +137,7 @@ func (r *Runner) Update(ctx context.Context, change func(*build.Engine)) error {
 	return nil
 }
 
-// toServer converts a build's resources; fresh forgets the memo of converted lists (a new Engine).
-func (r *Runner) toServer(x *xds.Resources, fresh bool) server.Resources {
-	if fresh {
-		r.last = lastResources{}
-	}
+func (r *Runner) toServer(x *xds.Resources) server.Resources {
 	out := server.Resources{
 		Listeners: resourcesOf(x.Listeners),
 		Routes:    resourcesOf(x.Routes),
@@ -175,7 +169,7 @@ func newMetrics(reg prometheus.Registerer, log logr.Logger) *metrics {
 		rebuild: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kfgate_rebuild_duration_seconds",
 			Help: "Time to build and publish a configuration.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		builds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kfgate_builds_total",
-			Help: "Rebuilds by result: published, failed, unchanged (nothing routed changed, nothing built), or reset (a new Engine built from scratch)."}, []string{"result"}),
+			Help: "Rebuilds by result: published, failed, unchanged (nothing routed changed, nothing built), or compacted (the Engine replaced by a fresh copy of itself)."}, []string{"result"}),
 		objects:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_source_objects", Help: "Source objects (Services and files) with kfgate configuration."}),
 		mappings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_mappings", Help: "Valid Mappings."}),
 		diagnostics: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kfgate_diagnostics", Help: "Diagnostics of the last build by severity."},

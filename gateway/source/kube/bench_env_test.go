@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -30,7 +29,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/server"
@@ -207,7 +205,6 @@ func benchWriteToACK(ctx context.Context, m *xdsclient.Mirror, typeURL string, w
 // mirror holding the whole world.
 func benchPlane(b *testing.B, c *cluster, n int) (*plane, *xdsclient.Mirror) {
 	b.Helper()
-	ctrllog.SetLogger(logr.Discard()) // the manager logs through it when it stops
 	start := time.Now()
 	p := startPlane(b, c.cfg, "default", nil)
 	envoy := p.envoy(b, "envoy")

@@ -311,7 +311,8 @@ func setAddresses(sl *discoveryv1.EndpointSlice, addrs ...string) {
 	}
 }
 
-// events lists the events.k8s.io Events about a Service.
+// events lists kfgate's events.k8s.io Events about a Service (the API server writes some of its own,
+// such as ClusterIPNotAllocated from its IP allocator's repair loop).
 func (c *cluster) events(t testing.TB, ns, svc string) []eventsv1.Event {
 	t.Helper()
 	var list eventsv1.EventList
@@ -320,7 +321,7 @@ func (c *cluster) events(t testing.TB, ns, svc string) []eventsv1.Event {
 	}
 	var out []eventsv1.Event
 	for _, e := range list.Items {
-		if e.Regarding.Kind == "Service" && e.Regarding.Name == svc {
+		if e.Regarding.Kind == "Service" && e.Regarding.Name == svc && e.ReportingController == "kfgate" {
 			out = append(out, e)
 		}
 	}

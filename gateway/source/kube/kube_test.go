@@ -101,8 +101,9 @@ func endpointsAre(cluster string, want ...string) func(xdsclient.View) bool {
 	}
 }
 
-// TestCompactAfterScaleDown: once the Services have halved from their peak, the Engine is rebuilt from
-// the informer cache; what the client holds stays exactly right and later changes still flow.
+// TestCompactAfterScaleDown: once the Services have halved from their peak, the Engine is replaced by a
+// fresh copy of itself; what the client holds stays exactly right (a broken annotation's last valid
+// version included) and later changes still flow.
 func TestCompactAfterScaleDown(t *testing.T) {
 	c := needCluster(t)
 	ns := c.namespace(t)
@@ -115,14 +116,17 @@ func TestCompactAfterScaleDown(t *testing.T) {
 		svcs = append(svcs, svc)
 	}
 	envoy.Wait(t, "12 routes", func(v xdsclient.View) bool { return len(v.Routes()) == 12 })
+	svcs[0].Annotations["getambassador.io/config"] = mappingDoc("s0", "/s0-moved/", "s0") + "timeout_ms: soon\n"
+	c.update(t, svcs[0]) // broken: its last valid version, /s0/, keeps serving
+	c.waitEvent(t, ns, "s0", corev1.EventTypeWarning, "InvalidMapping")
 	for _, svc := range svcs[5:] {
 		c.delete(t, svc)
 	}
 	envoy.Wait(t, "the 5 routes left", func(v xdsclient.View) bool { return len(v.Routes()) == 5 && v.Routes()["* /s4/"] == ns+"/s4/80" })
-	poll(t, "a rebuild from scratch", func() bool { return p.counter(t, "kfgate_builds_total", map[string]string{"result": "reset"}) == 1 })
+	poll(t, "the Engine compacted", func() bool { return p.counter(t, "kfgate_builds_total", map[string]string{"result": "compacted"}) == 1 })
 	c.create(t, service(ns, "late", mappingDoc("late", "/late/", "late")))
-	v := envoy.Wait(t, "a change after the rebuild", routeIs("* /late/", ns+"/late/80"))
-	if len(v.Routes()) != 6 {
-		t.Errorf("routes after the rebuild: %v", v.Routes())
+	v := envoy.Wait(t, "a change after the compaction", routeIs("* /late/", ns+"/late/80"))
+	if len(v.Routes()) != 6 || v.Routes()["* /s0/"] != ns+"/s0/80" {
+		t.Errorf("routes after the compaction: %v, want the 5 left (/s0/ at its last valid version) and /late/", v.Routes())
 	}
 }

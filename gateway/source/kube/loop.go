@@ -3,12 +3,9 @@ package kube
 import (
 	"cmp"
 	"context"
-	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfgate/kfgate/gateway/build"
 )
@@ -54,42 +51,18 @@ func (s *Source) rebuild(ctx context.Context) {
 	if err != nil {
 		return // the runner logged it and keeps serving the last good snapshot
 	}
+	// Once the world has halved from a large peak, a fresh Engine gives back the memory sized for it.
 	s.peak = max(s.peak, services)
 	if from := cmp.Or(s.opts.CompactFrom, DefaultCompactFrom); s.peak >= from && 2*services <= s.peak {
-		s.compact(ctx)
+		if s.runner.Compact(ctx) == nil {
+			s.peak = services
+		}
 	}
 	now := time.Now()
 	for _, c := range batch {
 		if !c.written.IsZero() {
 			s.m.writeToSnap.Observe(max(0, now.Sub(c.written).Seconds()))
 		}
-	}
-}
-
-// compact rebuilds the Engine from the informer cache after the world has halved: Go neither moves
-// objects nor shrinks maps, so the survivors' state would otherwise stay spread over memory sized for
-// the peak. The content is the same, so no Envoy is sent anything. Changes queued meanwhile are
-// applied after it, as usual (applying a change twice changes nothing).
-func (s *Source) compact(ctx context.Context) {
-	var svcs corev1.ServiceList
-	var sls discoveryv1.EndpointSliceList
-	c := s.mgr.GetCache()
-	if err := errors.Join(c.List(ctx, &svcs, client.UnsafeDisableDeepCopy), c.List(ctx, &sls, client.UnsafeDisableDeepCopy)); err != nil {
-		s.log.Error(err, "listing the cache to rebuild from scratch")
-		return
-	}
-	err := s.runner.Reset(ctx, func(e *build.Engine) {
-		ptrs := make([]*corev1.Service, len(svcs.Items))
-		for i := range svcs.Items {
-			ptrs[i] = &svcs.Items[i]
-		}
-		e.ApplyServices(ptrs)
-		for i := range sls.Items {
-			e.SetEndpointSlice(&sls.Items[i])
-		}
-	})
-	if err == nil {
-		s.peak = len(svcs.Items)
 	}
 }
 

@@ -27,12 +27,12 @@ type Options struct {
 	Logger    logr.Logger
 	Registry  prometheus.Registerer
 	// CompactFrom: once the Services have peaked at this many or more and then halved, the Engine is
-	// rebuilt from the informer cache, so that memory sized for the peak is given back. 0 means
-	// DefaultCompactFrom.
+	// replaced by a fresh copy of itself (controlplane.Runner.Compact), so that memory sized for the
+	// peak is given back. 0 means DefaultCompactFrom.
 	CompactFrom int
 }
 
-// DefaultCompactFrom is the peak below which a scale-down is not worth a rebuild from scratch.
+// DefaultCompactFrom is the peak below which a scale-down is not worth compacting the Engine.
 const DefaultCompactFrom = 1000
 
 // LeaderElection configures the Lease that decides which replica writes Events.
