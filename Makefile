@@ -12,7 +12,7 @@ DIAG_ADDR ?= 127.0.0.1:8877
 # envtest's kube-apiserver and etcd, built once from the Go module proxy into $(CACHE)/envtest.
 ENVTEST_ASSETS = $(shell GO=$(GO) bash test/envtest/assets.sh)
 
-.PHONY: build run test unit envtest fmt-check tidy-check vet lint bench testdata clean
+.PHONY: build run test unit envtest test-deps fmt-check tidy-check vet lint bench testdata clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kfgate
@@ -22,11 +22,16 @@ run: build
 
 test: fmt-check tidy-check vet lint unit
 
-unit: envtest
+unit: envtest test-deps
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 20m ./...
 
 envtest:
 	@GO=$(GO) bash test/envtest/assets.sh >/dev/null
+
+# The real components the authn tests run: oidc-provider (npm ci) and redis-server (apt).
+test-deps:
+	@bash test/oidcprovider/install.sh
+	@bash test/redisserver/install.sh
 
 tidy-check:
 	$(GO) mod tidy -diff

@@ -1,5 +1,5 @@
 // Command kfgate is the Kubeflow-focused ingress appliance: an annotation-driven Envoy xDS control
-// plane (serve), offline tools (render, lint, bootstrap) and, in later releases, the ext_authz service.
+// plane (serve), offline tools (render, lint, bootstrap) and the ext_authz OIDC service (authn).
 package main
 
 import (

@@ -16,11 +16,12 @@ Kubernetes Services into Envoy configuration and serves it over ADS.
   kfgate serve --source file:examples/      the control plane over a directory of YAML files
   kfgate render -f examples/                 print the Envoy resources a directory becomes
   kfgate lint -f examples/                   report every problem in the annotations
-  kfgate bootstrap --xds-address HOST:PORT   an Envoy bootstrap pointing at kfgate`,
+  kfgate bootstrap --xds-address HOST:PORT   an Envoy bootstrap pointing at kfgate
+  kfgate authn --config authn.yaml           the ext_authz service: OIDC login, sessions, bearer tokens`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newRenderCommand(), newLintCommand(), newBootstrapCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newRenderCommand(), newLintCommand(), newBootstrapCommand(), newAuthnCommand(), newVersionCommand())
 	return root
 }
 

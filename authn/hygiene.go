@@ -1,0 +1,78 @@
+package authn
+
+import (
+	"net/http"
+	"strings"
+)
+
+// protectedName folds a header name the way the peers that got smuggled did not: case and '_'
+// against '-' (CVE-2025-64484: X_Forwarded_User reached apps that read X-Forwarded-User).
+func protectedName(h string) string {
+	return strings.ReplaceAll(strings.ToLower(h), "_", "-")
+}
+
+// hygiene is what every allowed request loses before it goes upstream, whoever it is.
+type hygiene struct {
+	// remove are request headers to delete: every spelling of the identity headers the client sent,
+	// except a canonical one kfgate overwrites.
+	remove []string
+	// cookie is the Cookie header without kfgate's own cookies; cookieChanged says it must be set
+	// (or removed, when empty).
+	cookie        string
+	cookieChanged bool
+}
+
+// cleanRequest works out the hygiene for r. protected are the identity header names (lower case);
+// keep are the names kfgate sets itself on this response (their canonical spelling is overwritten,
+// so removing it would undo the set: Envoy applies removals after sets); owns says whether a
+// cookie is kfgate's.
+func cleanRequest(r *Request, protected []string, keep map[string]bool, owns func(string) bool) hygiene {
+	var h hygiene
+	for name := range r.Headers {
+		folded := protectedName(name)
+		for _, p := range protected {
+			if folded == p && !(keep[name] && name == p) {
+				h.remove = append(h.remove, name)
+			}
+		}
+	}
+	raw := r.Header("cookie")
+	if raw == "" {
+		return h
+	}
+	var kept []string
+	for _, part := range strings.Split(raw, ";") {
+		part = strings.TrimSpace(part)
+		name, _, _ := strings.Cut(part, "=")
+		if owns(strings.TrimSpace(name)) {
+			h.cookieChanged = true
+			continue
+		}
+		if part != "" {
+			kept = append(kept, part)
+		}
+	}
+	h.cookie = strings.Join(kept, "; ")
+	return h
+}
+
+// requestCookies parses the Cookie header (Envoy joins repeated headers with ",", which is not
+// a cookie separator: split on both so a second Cookie line is not lost).
+func requestCookies(raw string) []*http.Cookie {
+	if raw == "" {
+		return nil
+	}
+	raw = strings.ReplaceAll(raw, ",", ";")
+	cs, err := http.ParseCookie(raw)
+	if err == nil {
+		return cs
+	}
+	// One malformed pair must not hide the others.
+	var out []*http.Cookie
+	for _, part := range strings.Split(raw, ";") {
+		if c, err := http.ParseCookie(strings.TrimSpace(part)); err == nil {
+			out = append(out, c...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/kfgate/kfgate/authn/session"
+)
+
+func (a *Authorizer) needsRefresh(s *session.Session, now time.Time) bool {
+	return s.RefreshToken != "" && !s.Expiry.IsZero() && !now.Before(s.Expiry.Add(-a.cfg.Session.RefreshBefore))
+}
+
+// refreshSession renews the session's tokens under the session's lock, so that parallel requests
+// (or replicas, with Redis) refresh once. ok false means the provider refused: the session is
+// deleted and the returned cookies clear it. When the provider cannot be reached the session keeps
+// working as it is until its own timeouts end it.
+func (a *Authorizer) refreshSession(ctx context.Context, r *Request, s *session.Session) (*session.Session, []*http.Cookie, bool) {
+	lockCtx, cancel := context.WithTimeout(ctx, a.cfg.OIDC.Timeout)
+	defer cancel()
+	unlock, err := a.d.Store.Lock(lockCtx, s.ID, a.cfg.OIDC.Timeout+time.Second)
+	if err != nil {
+		a.d.Metrics.refresh("lock_failed")
+		a.d.Log.Error(err, "locking a session for refresh")
+		return s, nil, true
+	}
+	defer unlock()
+	now := a.d.Now()
+	// Whoever held the lock before may have refreshed already.
+	if done := a.refresh.get(s.ID); done != nil {
+		cs, err := a.d.Store.Save(ctx, done, r.Cookies)
+		if err == nil {
+			return done, cs, true
+		}
+	}
+	if again, err := a.d.Store.Load(ctx, r.Cookies); err == nil && !a.needsRefresh(again, now) {
+		return again, nil, true
+	}
+	idp, err := a.d.IdP.Current()
+	if err != nil {
+		a.d.Metrics.refresh("idp_unavailable")
+		return s, nil, true
+	}
+	fresh, err := a.renew(ctx, idp, s)
+	switch {
+	case errors.Is(err, errIdPDown):
+		a.d.Metrics.refresh("idp_unavailable")
+		a.d.Log.Error(err, "refreshing a session; keeping it")
+		return s, nil, true
+	case err != nil:
+		a.d.Metrics.refresh("rejected")
+		a.d.Log.Info("refresh rejected; the session ends", "reason", err.Error())
+		return nil, a.clearSession(ctx, r), false
+	}
+	fresh.LastSeen = now
+	cs, err := a.d.Store.Save(ctx, fresh, r.Cookies)
+	if err != nil {
+		a.d.Log.Error(err, "saving a refreshed session")
+		return s, nil, true
+	}
+	a.refresh.put(fresh)
+	a.d.Metrics.refresh("ok")
+	return fresh, cs, true
+}
+
+// renew calls the token endpoint with the refresh token. A new ID token must belong to the same
+// subject; a response without one keeps the identity the session has (the provider need not send
+// one on refresh, and treating that as a failure makes refresh loops: authservice #106).
+func (a *Authorizer) renew(ctx context.Context, idp *Discovered, s *session.Session) (*session.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.OIDC.Timeout)
+	defer cancel()
+	src := idp.OAuth2.TokenSource(idp.ctx(ctx), &oauth2.Token{RefreshToken: s.RefreshToken, Expiry: time.Unix(1, 0)})
+	tok, err := src.Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			return nil, errors.New("token endpoint refused the refresh token: " + re.ErrorCode)
+		}
+		return nil, errors.Join(errIdPDown, err)
+	}
+	n := *s
+	if tok.RefreshToken != "" {
+		n.RefreshToken = tok.RefreshToken
+	}
+	n.Expiry = tok.Expiry
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		idt, err := idp.Verifier.Verify(idp.ctx(ctx), raw)
+		if err != nil {
+			return nil, errors.New("refreshed id_token: " + err.Error())
+		}
+		if idt.Subject != s.Subject {
+			return nil, errors.New("refreshed id_token is for another subject")
+		}
+		user, groups, err := a.claims(idt)
+		if err != nil {
+			return nil, err
+		}
+		n.User, n.Groups, n.IDToken = user, groups, raw
+		n.Expiry = earliest(tok.Expiry, idt)
+	}
+	if n.Expiry.IsZero() || !n.Expiry.After(a.d.Now()) {
+		// A provider that answers with no (or a past) expiry would be refreshed on every request.
+		n.Expiry = a.d.Now().Add(5 * time.Minute)
+	}
+	return &n, nil
+}
+
+func earliest(t time.Time, idt *oidc.IDToken) time.Time {
+	if t.IsZero() || idt.Expiry.Before(t) {
+		return idt.Expiry
+	}
+	return t
+}
+
+// refreshCache remembers sessions refreshed in the last seconds, so that a request that waited on
+// the lock with the old cookie continues with the new session instead of refreshing again (the
+// cookie store has no server-side copy to re-read).
+type refreshCache struct {
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]cachedRefresh
+}
+
+type cachedRefresh struct {
+	s  *session.Session
+	at time.Time
+}
+
+const refreshCacheTTL = 30 * time.Second
+
+func newRefreshCache(now func() time.Time) *refreshCache {
+	return &refreshCache{now: now, m: map[string]cachedRefresh{}}
+}
+
+func (c *refreshCache) get(id string) *session.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || c.now().Sub(e.at) > refreshCacheTTL {
+		return nil
+	}
+	cp := *e.s
+	return &cp
+}
+
+func (c *refreshCache) put(s *session.Session) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if now.Sub(e.at) > refreshCacheTTL {
+			delete(c.m, k)
+		}
+	}
+	cp := *s
+	c.m[s.ID] = cachedRefresh{s: &cp, at: now}
+}
