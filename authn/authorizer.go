@@ -67,6 +67,12 @@ func New(cfg Config, d Deps) *Authorizer {
 	if d.Limiter == nil {
 		d.Limiter = newIPLimiter(cfg.Login.RatePerMinute, cfg.Login.Burst, d.Now)
 	}
+	if _, ok := d.Store.(*session.CookieStore); ok {
+		d.Store = &cachedCookieStore{Store: d.Store, absolute: cfg.Session.AbsoluteTimeout, idle: cfg.Session.IdleTimeout, now: d.Now}
+	}
+	if d.Bearer != nil && d.Bearer.Enabled() {
+		d.Bearer = &cachedBearer{BearerVerifier: d.Bearer, now: d.Now}
+	}
 	return &Authorizer{
 		cfg:     cfg,
 		d:       d,

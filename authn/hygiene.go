@@ -22,16 +22,39 @@ type hygiene struct {
 	cookieChanged bool
 }
 
+// spellings returns every spelling of a lower-case header name with '_' for any of its '-' (at
+// most 64). kfgate removes them all whether or not Check saw them: with allowed_headers set on the
+// ext_authz filter, Envoy does not send every header to Check.
+func spellings(name string) []string {
+	out := []string{name}
+	for i := 0; i < len(name) && len(out) < 64; i++ {
+		if name[i] != '-' {
+			continue
+		}
+		for _, s := range out[:len(out):len(out)] {
+			out = append(out, s[:i]+"_"+s[i+1:])
+		}
+	}
+	return out
+}
+
 // cleanRequest works out the hygiene for r. protected are the identity header names (lower case);
 // keep are the names kfgate sets itself on this response (their canonical spelling is overwritten,
 // so removing it would undo the set: Envoy applies removals after sets); owns says whether a
 // cookie is kfgate's.
 func cleanRequest(r *Request, protected []string, keep map[string]bool, owns func(string) bool) hygiene {
 	var h hygiene
+	for _, p := range protected {
+		for _, s := range spellings(p) {
+			if !(keep[p] && s == p) {
+				h.remove = append(h.remove, s)
+			}
+		}
+	}
 	for name := range r.Headers {
 		folded := protectedName(name)
 		for _, p := range protected {
-			if folded == p && !(keep[name] && name == p) {
+			if folded == p && name != strings.ToLower(name) {
 				h.remove = append(h.remove, name)
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -158,10 +160,12 @@ func startTestIssuer(t testing.TB, tlsServer bool, published ...*testKey) *testI
 	t.Helper()
 	ti := &testIssuer{published: published}
 	h := http.HandlerFunc(ti.serve)
+	ti.srv = httptest.NewUnstartedServer(h)
+	ti.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the CA tests fail handshakes on purpose
 	if tlsServer {
-		ti.srv = httptest.NewTLSServer(h)
+		ti.srv.StartTLS()
 	} else {
-		ti.srv = httptest.NewServer(h)
+		ti.srv.Start()
 	}
 	t.Cleanup(ti.srv.Close)
 	ti.iss = ti.srv.URL

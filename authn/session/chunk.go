@@ -16,19 +16,20 @@ const chunkValueSize = 3800
 // truncated fails to open.
 const countSep = '.'
 
-// splitChunks splits a sealed value into the cookie values of its chunks.
-func splitChunks(sealed string) ([]string, error) {
+// splitChunks splits a sealed value into the cookie values of its chunks, each at most size
+// bytes (chunkValueSize; tests use less, so fuzzing works on small inputs).
+func splitChunks(sealed string, size int) ([]string, error) {
 	// The count prefix takes two bytes of the first chunk ("N."), as maxChunks is below ten.
-	n := (len(sealed) + 2 + chunkValueSize - 1) / chunkValueSize
+	n := (len(sealed) + 2 + size - 1) / size
 	if n > maxChunks {
 		return nil, fmt.Errorf("%w: sealed session is %d bytes, more than the %d that fit in %d cookies (a smaller ID token, fewer groups, or the Redis store)",
-			ErrTooLarge, len(sealed), maxChunks*chunkValueSize-2, maxChunks)
+			ErrTooLarge, len(sealed), maxChunks*size-2, maxChunks)
 	}
 	values := make([]string, n)
 	rest := string(rune('0'+n)) + string(countSep) + sealed
 	for i := range values {
-		size := min(chunkValueSize, len(rest))
-		values[i], rest = rest[:size], rest[size:]
+		k := min(size, len(rest))
+		values[i], rest = rest[:k], rest[k:]
 	}
 	return values, nil
 }

@@ -70,29 +70,26 @@ func (o Options) setCookie(name, value string, s *Session, now time.Time) (*http
 		// Max-Age=0 would delete the cookie: the session has under a second left, call it over.
 		return nil, fmt.Errorf("%w: absolute timeout %v leaves less than a second", ErrExpired, o.AbsoluteTimeout)
 	}
-	c := o.baseCookie(name, value)
-	c.MaxAge = int(maxAge)
-	c.Expires = now.Add(time.Duration(maxAge) * time.Second).UTC()
-	return c, nil
+	return o.cookie(name, value, int(maxAge), now.Add(time.Duration(maxAge)*time.Second)), nil
 }
 
-// clearCookie deletes the cookie name: Max-Age=0 and an Expires in the past, with the same Path
-// and Secure, which browsers require to match the cookie being replaced.
+// clearCookie deletes the cookie name: Max-Age=0 (MaxAge -1 in net/http) and an Expires in the
+// past, with the same Path and Secure, which browsers require to match the cookie being replaced.
 func (o Options) clearCookie(name string) *http.Cookie {
-	c := o.baseCookie(name, "")
-	c.MaxAge = -1 // net/http writes Max-Age=0
-	c.Expires = time.Unix(0, 0).UTC()
-	return c
+	return o.cookie(name, "", -1, time.Unix(0, 0))
 }
 
-// baseCookie has the attributes every session cookie carries. No Domain: __Host- forbids it, and
+// cookie has the attributes every session cookie carries. No Domain: __Host- forbids it, and
 // host-only cookies are not sent to sibling subdomains. SameSite=Lax still sends the cookie on
 // the top-level navigation back from the identity provider.
-func (o Options) baseCookie(name, value string) *http.Cookie {
+func (o Options) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
+	//nolint:gosec // G124: Secure is Options.Secure, false only for plain-HTTP development
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
+		MaxAge:   maxAge,
+		Expires:  expires.UTC(),
 		Secure:   o.Secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,

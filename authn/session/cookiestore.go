@@ -2,18 +2,17 @@ package session
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 )
 
 // CookieStore keeps the whole session in the browser: the session JSON is sealed with the cookie
-// name as purpose and split into at most maxChunks cookies. Nothing is stored server-side, so a
+// name as purpose and split into at most eight cookies. Nothing is stored server-side, so a
 // session cannot be revoked before its timeouts; use RedisStore where that matters.
 type CookieStore struct {
 	base
-	locks keyedLocks
+	locks     keyedLocks
+	chunkSize int // chunkValueSize but in tests
 }
 
 var _ Store = (*CookieStore)(nil)
@@ -24,7 +23,7 @@ func NewCookieStore(keys *Keyring, o Options) (*CookieStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CookieStore{base: b}, nil
+	return &CookieStore{base: b, chunkSize: chunkValueSize}, nil
 }
 
 // Load implements Store.Load.
@@ -40,11 +39,7 @@ func (c *CookieStore) Load(_ context.Context, cookies []*http.Cookie) (*Session,
 	if err != nil {
 		return nil, err
 	}
-	plain, err := c.keys.Open(c.name, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("cookie %s: %w", c.name, err)
-	}
-	s, err := decodeSession(plain)
+	s, err := openSession(c.keys, c.name, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -60,15 +55,11 @@ func (c *CookieStore) Save(_ context.Context, s *Session, reqCookies []*http.Coo
 	if err := c.o.checkSave(s, now); err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("session: encoding session: %w", err)
-	}
-	sealed, err := c.keys.Seal(c.name, plain)
+	sealed, err := sealSession(c.keys, c.name, s)
 	if err != nil {
 		return nil, err
 	}
-	values, err := splitChunks(sealed)
+	values, err := splitChunks(sealed, c.chunkSize)
 	if err != nil {
 		return nil, err
 	}
@@ -93,17 +84,4 @@ func (c *CookieStore) Delete(_ context.Context, cookies []*http.Cookie) ([]*http
 // process only, as the session lives in the browser and no shared store exists.
 func (c *CookieStore) Lock(ctx context.Context, id string, ttl time.Duration) (func(), error) {
 	return c.locks.lock(ctx, id, ttl)
-}
-
-// decodeSession parses a session JSON that opened under the keyring. It was sealed by kfgate, so
-// a failure here means a key shared with something else, or a bug; it is ErrInvalid all the same.
-func decodeSession(plain []byte) (*Session, error) {
-	var s Session
-	if err := json.Unmarshal(plain, &s); err != nil {
-		return nil, fmt.Errorf("%w: sealed session is not session JSON", ErrInvalid)
-	}
-	if !validID(s.ID) {
-		return nil, fmt.Errorf("%w: sealed session has a malformed ID", ErrInvalid)
-	}
-	return &s, nil
 }

@@ -216,10 +216,10 @@ func TestCookieStoreChunksMustFit(t *testing.T) {
 		},
 		"chunk from another session": func() []*http.Cookie { c := clone(); c[1].Value = other[1].Value; return c },
 		"chunk truncated":            func() []*http.Cookie { c := clone(); c[1].Value = c[1].Value[:100]; return c },
-		"count too small": func() []*http.Cookie { c := clone(); c[0].Value = "1" + c[0].Value[1:]; return c },
-		"count too large": func() []*http.Cookie { c := clone(); c[0].Value = "9" + c[0].Value[1:]; return c },
-		"no count":        func() []*http.Cookie { c := clone(); c[0].Value = c[0].Value[2:]; return c },
-		"duplicate chunk": func() []*http.Cookie { c := clone(); return append(c, c[1]) },
+		"count too small":            func() []*http.Cookie { c := clone(); c[0].Value = "1" + c[0].Value[1:]; return c },
+		"count too large":            func() []*http.Cookie { c := clone(); c[0].Value = "9" + c[0].Value[1:]; return c },
+		"no count":                   func() []*http.Cookie { c := clone(); c[0].Value = c[0].Value[2:]; return c },
+		"duplicate chunk":            func() []*http.Cookie { c := clone(); return append(c, c[1]) },
 		"duplicate first": func() []*http.Cookie {
 			c := clone()
 			return append(c, &http.Cookie{Name: c[0].Name, Value: "1.AAAA"})
@@ -341,4 +341,30 @@ func TestCookieStoreDelete(t *testing.T) {
 	if cleared, _ := st.Delete(t.Context(), nil); len(cleared) != 0 {
 		t.Fatalf("no cookies: %v", cleared)
 	}
+}
+
+// The longest allowed cookie name, Secure, full chunks: every Set-Cookie still fits in 4096 bytes.
+func TestCookieStoreLongestNameFits(t *testing.T) {
+	st := testCookieStore(t, newClock(t0), Options{Secure: true, CookieName: strings.Repeat("n", maxCookieNameLen)})
+	s := bigSession(t, t0, 1)
+	s.IDToken += strings.Repeat("y", 8*1024) // about 18 KB, 24 KB sealed: seven chunks
+	set, err := st.Save(t.Context(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set) < 6 {
+		t.Fatalf("%d chunks", len(set))
+	}
+	for _, c := range set {
+		if n := len("Set-Cookie: ") + len(c.String()); n > 4096 {
+			t.Errorf("header for %s is %d bytes", c.Name, n)
+		}
+	}
+	b := browser{}
+	b.apply(set)
+	got, err := st.Load(t.Context(), b.cookies())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSession(t, got, s)
 }

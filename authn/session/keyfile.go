@@ -51,7 +51,7 @@ func readKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, withoutPath(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a close error loses nothing
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		return nil, withoutPath(err)

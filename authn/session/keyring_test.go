@@ -216,3 +216,23 @@ func TestKeyringErrorsCarryNoSecrets(t *testing.T) {
 	_, err := k.Open("other", sealed)
 	mustNotLeak(t, err, secrets...)
 }
+
+// Key ids are 32 bits, so two keys of a ring may share one: Open then tries both.
+func TestKeyringKeyIDCollision(t *testing.T) {
+	id1 := keyID(testKey(1))
+	other := testKeyring(t, testKey(2))
+	other.sealer.id = id1 // seal with key 2 under key 1's id, as a colliding key would
+	sealed, err := other.Seal("p", []byte("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := testKeyring(t, testKey(1))
+	if _, err := ring.Open("p", sealed); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("without the colliding key: err = %v", err)
+	}
+	ring.byID[id1] = append(ring.byID[id1], other.sealer.aead)
+	got, err := ring.Open("p", sealed)
+	if err != nil || string(got) != "v" {
+		t.Fatalf("colliding ids: %q, %v", got, err)
+	}
+}

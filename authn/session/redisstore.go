@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -83,13 +82,9 @@ func (r *RedisStore) Load(ctx context.Context, cookies []*http.Cookie) (*Session
 	if err != nil {
 		return nil, unavailable("GET", err)
 	}
-	plain, err := r.keys.Open(redisPurpose, sealed)
+	s, err := openSession(r.keys, redisPurpose, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("stored session: %w", err)
-	}
-	s, err := decodeSession(plain)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (the value stored in Redis)", err)
 	}
 	// The key is a hash of the ID; checking the sealed ID too means a value copied to another
 	// key by someone who can write Redis does not become that key's session.
@@ -120,11 +115,7 @@ func (r *RedisStore) Save(ctx context.Context, s *Session, reqCookies []*http.Co
 		// PX counts milliseconds, and 0 would be refused: nothing useful is left to store.
 		return nil, fmt.Errorf("%w: less than a millisecond left", ErrExpired)
 	}
-	plain, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("session: encoding session: %w", err)
-	}
-	sealed, err := r.keys.Seal(redisPurpose, plain)
+	sealed, err := sealSession(r.keys, redisPurpose, s)
 	if err != nil {
 		return nil, err
 	}

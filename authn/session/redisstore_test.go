@@ -198,7 +198,7 @@ func TestRedisStoreLoadErrors(t *testing.T) {
 func TestRedisStoreMalformedCookieNoRoundTrip(t *testing.T) {
 	srv := redisserver.Start(t)
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	st := testRedisStore(t, rc, newClock(t0), Options{})
 	srv.Stop()
 	id, _ := NewID(seeded(1))
@@ -217,7 +217,7 @@ func TestRedisStoreMalformedCookieNoRoundTrip(t *testing.T) {
 func TestRedisStoreUnavailable(t *testing.T) {
 	srv := redisserver.Start(t)
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	st := testRedisStore(t, rc, newClock(t0), Options{})
 	s := testSession(t, t0, 1)
 	b := browser{}
@@ -309,7 +309,7 @@ func TestNewRedisStoreErrors(t *testing.T) {
 		t.Error("nil client accepted")
 	}
 	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	if _, err := NewRedisStore(rc, nil, Options{}); err == nil {
 		t.Error("nil keyring accepted")
 	}

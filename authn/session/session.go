@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -70,4 +71,32 @@ func validID(id string) bool {
 func idHash(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:])
+}
+
+// sealSession encodes s and seals it for purpose: the only way a session leaves the process.
+func sealSession(keys *Keyring, purpose string, s *Session) (string, error) {
+	plain, err := json.Marshal(s) //nolint:gosec // G117: the tokens are sealed on the next line
+	if err != nil {
+		return "", fmt.Errorf("session: encoding session: %w", err)
+	}
+	defer clear(plain)
+	return keys.Seal(purpose, plain)
+}
+
+// openSession opens a value sealSession made and checks it is a session. It was sealed by kfgate,
+// so a failure past Open means a key shared with something else, or a bug; ErrInvalid all the same.
+func openSession(keys *Keyring, purpose, sealed string) (*Session, error) {
+	plain, err := keys.Open(purpose, sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	var s Session
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return nil, fmt.Errorf("%w: sealed session is not session JSON", ErrInvalid)
+	}
+	if !validID(s.ID) {
+		return nil, fmt.Errorf("%w: sealed session has a malformed ID", ErrInvalid)
+	}
+	return &s, nil
 }
