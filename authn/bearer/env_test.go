@@ -145,8 +145,15 @@ func TestEnvTokenReview(t *testing.T) {
 	if err := c.cs.CoreV1().ServiceAccounts(ns).Delete(t.Context(), sa, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	v = newVerifier(t, cfg, clockNow(), Options{TokenReviews: c.cs.AuthenticationV1().TokenReviews()})
-	_, err = v.Verify(t.Context(), raw)
+	// The API server reads ServiceAccounts through its informer, so the deletion takes a moment.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v = newVerifier(t, cfg, clockNow(), Options{TokenReviews: c.cs.AuthenticationV1().TokenReviews()})
+		if _, err = v.Verify(t.Context(), raw); err != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	wantErr(t, err, ErrInvalidToken, "did not authenticate")
 }
 
@@ -179,6 +186,12 @@ func TestEnvDiscovery(t *testing.T) {
 	cfg := Config{Kubernetes: Kubernetes{Mode: ModeDiscovery, Issuer: c.issuer, DiscoveryURL: c.cfg.Host,
 		Audiences: []string{"kfgate.test"}, UserPrefix: "k8s:"}}
 	v := newVerifier(t, cfg, clockNow(), Options{KubeHTTPClient: hc})
+
+	var doc map[string]any
+	if err := getJSON(t.Context(), hc, c.cfg.Host+"/.well-known/openid-configuration", &doc); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the API server's discovery document: %v", doc)
 
 	id, err := v.Verify(t.Context(), c.token(t, ns, sa, "kfgate.test"))
 	if err != nil {

@@ -22,6 +22,9 @@ const (
 	onDemandRetry = time.Second
 )
 
+// kubeJWKSPath is where a Kubernetes API server serves its ServiceAccount issuer's keys.
+const kubeJWKSPath = "/openid/v1/jwks"
+
 // remoteIssuer is one issuer whose tokens are verified offline: its discovery document names the
 // JWKS, and go-oidc's verifier checks signature, alg and iss with those keys.
 type remoteIssuer struct {
@@ -168,6 +171,13 @@ func (r *remoteIssuer) jwksURL(raw string) (string, error) {
 	}
 	if r.cfg.DiscoveryURL == "" {
 		return raw, nil
+	}
+	if r.kube {
+		// The API server serves its keys at this path whatever jwks_uri it advertises; that one is
+		// --service-account-jwks-uri or built from its advertise address, for consumers outside the
+		// cluster, and often unreachable from a pod (in envtest: the host's interface address, while
+		// the API server listens on 127.0.0.1).
+		return strings.TrimSuffix(r.cfg.DiscoveryURL, "/") + kubeJWKSPath, nil
 	}
 	iss := strings.TrimSuffix(r.cfg.URL, "/")
 	if rest, ok := strings.CutPrefix(raw, iss); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
