@@ -51,8 +51,9 @@ $(GOLANGCI):
 lint: $(GOLANGCI)
 	$(GOLANGCI) run ./...
 
-bench: envtest
+bench: envtest test-deps
 	GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchmem -count 5 $$($(GO) list ./gateway/... | grep -v /source/kube) | tee bench.out
+	GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchmem -count 5 ./authn/ | tee -a bench.out
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" GOMAXPROCS=2 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./gateway/source/kube/ | tee -a bench.out
 
 testdata:

@@ -188,7 +188,7 @@ func TestEnvDiscovery(t *testing.T) {
 	v := newVerifier(t, cfg, clockNow(), Options{KubeHTTPClient: hc})
 
 	var doc map[string]any
-	if err := getJSON(t.Context(), hc, c.cfg.Host+"/.well-known/openid-configuration", &doc); err != nil {
+	if err := getJSON(t.Context(), hc, strings.TrimSuffix(c.cfg.Host, "/")+"/.well-known/openid-configuration", &doc); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("the API server's discovery document: %v", doc)

@@ -118,7 +118,8 @@ func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
+	// A Kubernetes API server answers 406 to a JWKS request accepting only application/json.
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
