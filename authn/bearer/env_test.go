@@ -213,6 +213,16 @@ func TestEnvDiscovery(t *testing.T) {
 	v = newVerifier(t, cfg, clockNow(), Options{})
 	_, err = v.Verify(t.Context(), c.token(t, ns, sa, "kfgate.test"))
 	wantErr(t, err, ErrUnavailable, "certificate")
+
+	// Offline verification cannot see the ServiceAccount go: its token verifies until it expires
+	// (what tokenreview mode exists for).
+	raw := c.token(t, ns, sa, "kfgate.test")
+	if err := c.cs.CoreV1().ServiceAccounts(ns).Delete(t.Context(), sa, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), raw); err != nil {
+		t.Fatalf("discovery mode after the ServiceAccount was deleted: %v", err)
+	}
 }
 
 // clockNow is a test clock at the real time: the API server stamps its tokens with it.
