@@ -59,7 +59,30 @@ func (r *remoteIssuer) identity(tok *oidc.IDToken) (Identity, error) {
 		}
 	}
 	id.User = r.cfg.UserPrefix + user
+	if !r.kube {
+		if err := checkReserved(id.User, id.Groups); err != nil {
+			return Identity{}, err
+		}
+	}
 	return id, nil
+}
+
+// reservedPrefix names Kubernetes' own users and groups (system:masters may do anything; users such
+// as system:kube-scheduler hold cluster roles). An OIDC identity must not claim one, or a
+// SubjectAccessReview for it would answer for that identity, so such tokens are refused as the API
+// server's own JWT authenticator refuses them.
+const reservedPrefix = "system:"
+
+func checkReserved(user string, groups []string) error {
+	if strings.HasPrefix(user, reservedPrefix) {
+		return invalidf("user %q uses the reserved prefix %q", clip(user), reservedPrefix)
+	}
+	for _, g := range groups {
+		if strings.HasPrefix(g, reservedPrefix) {
+			return invalidf("group %q uses the reserved prefix %q", clip(g), reservedPrefix)
+		}
+	}
+	return nil
 }
 
 // checkTimes requires exp and checks exp, nbf and iat against now, each with the leeway.

@@ -210,8 +210,8 @@ func TestEnvDiscovery(t *testing.T) {
 	wantErr(t, err, ErrInvalidToken, "none of the configured audiences")
 
 	// Without the cluster's client, the API server's certificate is not trusted.
-	v = newVerifier(t, cfg, clockNow(), Options{})
-	_, err = v.Verify(t.Context(), c.token(t, ns, sa, "kfgate.test"))
+	plain := newVerifier(t, cfg, clockNow(), Options{})
+	_, err = plain.Verify(t.Context(), c.token(t, ns, sa, "kfgate.test"))
 	wantErr(t, err, ErrUnavailable, "certificate")
 
 	// Offline verification cannot see the ServiceAccount go: its token verifies until it expires

@@ -85,6 +85,7 @@ func TestVerifyClaims(t *testing.T) {
 		{name: "groups a number", over: map[string]any{"groups": 7}, reason: `claim "groups"`},
 		{name: "groups with a non-string", over: map[string]any{"groups": []any{"a", 1}}, reason: `claim "groups"`},
 		{name: "groups with an empty one", over: map[string]any{"groups": []string{"a", ""}}, reason: `claim "groups"`},
+		{name: "a system: group", over: map[string]any{"groups": []string{"team-a", "system:masters"}}, reason: `group "system:masters" uses the reserved prefix`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,6 +125,10 @@ func TestVerifyCustomClaims(t *testing.T) {
 	if id.User != "alice" || !slices.Equal(id.Groups, []string{"r"}) {
 		t.Fatalf("identity %+v", id)
 	}
+	// Without a prefix, a user name in Kubernetes' reserved namespace is refused.
+	raw = key(t, "rsa-1").sign(t, ti.claims(clk.Now(), map[string]any{"preferred_username": "system:kube-scheduler"}))
+	_, err = v.Verify(t.Context(), raw)
+	wantErr(t, err, ErrInvalidToken, `user "system:kube-scheduler" uses the reserved prefix`)
 }
 
 func TestVerifyUnknownIssuer(t *testing.T) {
