@@ -33,7 +33,7 @@ type Deps struct {
 	Log     logr.Logger
 	Store   session.Store
 	Keys    *session.Keyring
-	IdP     IdP
+	IDP     IDP
 	Bearer  BearerVerifier   // nil: bearer tokens are not accepted (Authorization passes through untouched)
 	Access  NamespaceChecker // nil: no per-namespace check
 	Ledger  Ledger           // one-time use of login states; nil: in memory

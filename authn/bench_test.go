@@ -31,10 +31,10 @@ func (noop) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse,
 	return &authv3.CheckResponse{Status: &rpcstatus.Status{}, HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}}}, nil
 }
 
-// staticIdP is a discovered provider for the login-redirect case, which needs only the endpoints.
-type staticIdP struct{ d *authn.Discovered }
+// staticIDP is a discovered provider for the login-redirect case, which needs only the endpoints.
+type staticIDP struct{ d *authn.Discovered }
 
-func (s staticIdP) Current() (*authn.Discovered, error) { return s.d, nil }
+func (s staticIDP) Current() (*authn.Discovered, error) { return s.d, nil }
 
 type benchEnv struct {
 	authz                        *authn.Authorizer
@@ -67,7 +67,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	b.Cleanup(v.Close)
 	authz := authn.New(cfg, authn.Deps{
 		Log: logr.Discard(), Store: store, Keys: keys, Bearer: v,
-		IdP: staticIdP{&authn.Discovered{OAuth2: oauth2.Config{
+		IDP: staticIDP{&authn.Discovered{OAuth2: oauth2.Config{
 			ClientID: clientID, Endpoint: oauth2.Endpoint{AuthURL: idp.Issuer + "/auth", TokenURL: idp.Issuer + "/token"}, Scopes: cfg.OIDC.Scopes,
 		}}},
 	})

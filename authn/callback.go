@@ -68,12 +68,12 @@ func (a *Authorizer) callback(ctx context.Context, r *Request) Outcome {
 	if code == "" {
 		return a.callbackFailed("no_code", http.StatusBadRequest, "The sign-in answer has no code.", clearFlow)
 	}
-	idp, err := a.d.IdP.Current()
+	idp, err := a.d.IDP.Current()
 	if err != nil {
 		return a.callbackUnavailable(err, "the identity provider", clearFlow)
 	}
 	s, err := a.redeem(ctx, idp, f, code)
-	if errors.Is(err, errIdPDown) {
+	if errors.Is(err, errIDPDown) {
 		return a.callbackUnavailable(err, "the identity provider", clearFlow)
 	}
 	if err != nil {
@@ -89,7 +89,7 @@ func (a *Authorizer) callback(ctx context.Context, r *Request) Outcome {
 	return redirect(safeReturn(f.Return), reasonCallback, cookies...)
 }
 
-var errIdPDown = errors.New("identity provider unreachable")
+var errIDPDown = errors.New("identity provider unreachable")
 
 // redeem exchanges the code and turns the verified ID token into a new session.
 func (a *Authorizer) redeem(ctx context.Context, idp *Discovered, f flowState, code string) (*session.Session, error) {
@@ -103,7 +103,7 @@ func (a *Authorizer) redeem(ctx context.Context, idp *Discovered, f flowState, c
 		if errors.As(err, &re) {
 			return nil, fmt.Errorf("token endpoint: %s", re.ErrorCode)
 		}
-		return nil, fmt.Errorf("%w: %w", errIdPDown, err)
+		return nil, fmt.Errorf("%w: %w", errIDPDown, err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
@@ -151,7 +151,7 @@ func (a *Authorizer) callbackFailed(outcome string, status int, detail string, c
 func (a *Authorizer) callbackUnavailable(err error, what string, cookies ...*http.Cookie) Outcome {
 	a.d.Metrics.callback("unavailable")
 	a.d.Log.Error(err, "finishing a login", "unavailable", what)
-	o := unavailable(reasonIdPUnavailable, "The sign-in could not be finished because "+what+" cannot be reached. Try again in a few minutes.")
+	o := unavailable(reasonIDPUnavailable, "The sign-in could not be finished because "+what+" cannot be reached. Try again in a few minutes.")
 	o.Cookies = cookies
 	return o
 }

@@ -14,7 +14,7 @@ func (a *Authorizer) bearerCheck(ctx context.Context, r *Request, raw string) Ou
 	switch {
 	case errors.Is(err, bearer.ErrUnavailable):
 		a.d.Log.Error(err, "verifying a bearer token")
-		return unavailable(reasonIdPUnavailable, "The token's issuer cannot be reached to verify it. Try again in a few minutes.")
+		return unavailable(reasonIDPUnavailable, "The token's issuer cannot be reached to verify it. Try again in a few minutes.")
 	case err != nil:
 		a.d.Log.V(1).Info("bearer token rejected", "reason", err.Error())
 		return unauthorized(reasonBearerInvalid, "The bearer token is not valid.")

@@ -33,6 +33,11 @@ func mapClaims(all map[string]any, userClaim, groupsClaim string) (string, []str
 			return "", nil, errors.New("id_token: email_verified is false")
 		}
 	}
+	if strings.HasPrefix(user, "system:") {
+		// Kubernetes reserves system: names; a provider letting users pick one would let them act as
+		// the cluster's own components in the namespace check (SubjectAccessReview).
+		return "", nil, fmt.Errorf("id_token: user %q uses the reserved system: prefix", truncate(user, 64))
+	}
 	var groups []string
 	switch g := all[groupsClaim].(type) {
 	case string:
@@ -42,6 +47,11 @@ func mapClaims(all map[string]any, userClaim, groupsClaim string) (string, []str
 			if s, ok := v.(string); ok && s != "" {
 				groups = append(groups, s)
 			}
+		}
+	}
+	for _, g := range groups {
+		if strings.HasPrefix(g, "system:") {
+			return "", nil, fmt.Errorf("id_token: group %q uses the reserved system: prefix", truncate(g, 64))
 		}
 	}
 	return user, groups, nil

@@ -13,13 +13,15 @@ func TestMapClaims(t *testing.T) {
 	}{
 		{"email and groups", map[string]any{"email": "a@example.com", "groups": []any{"x", "y", 3}}, "email", "a@example.com", []string{"x", "y"}, false},
 		{"groups string", map[string]any{"email": "a@example.com", "groups": "x"}, "email", "a@example.com", []string{"x"}, false},
-		{"sub", map[string]any{"sub": "system:serviceaccount:ns:sa"}, "sub", "system:serviceaccount:ns:sa", nil, false},
+		{"sub", map[string]any{"sub": "CgZ1c2VyLTE"}, "sub", "CgZ1c2VyLTE", nil, false},
 		{"missing", map[string]any{"sub": "x"}, "email", "", nil, true},
 		{"not a string", map[string]any{"email": 5}, "email", "", nil, true},
 		{"two @", map[string]any{"email": "a@evil.com@example.com"}, "email", "", nil, true},
 		{"no @", map[string]any{"email": "example.com"}, "email", "", nil, true},
 		{"unverified", map[string]any{"email": "a@example.com", "email_verified": false}, "email", "", nil, true},
 		{"verified", map[string]any{"email": "a@example.com", "email_verified": true}, "email", "a@example.com", nil, false},
+		{"system user", map[string]any{"sub": "system:admin"}, "sub", "", nil, true},
+		{"system group", map[string]any{"email": "a@example.com", "groups": []any{"system:masters"}}, "email", "", nil, true},
 		{"comma smuggling", map[string]any{"email": "a@example.com,b@example.com"}, "email", "", nil, true},
 	}
 	for _, c := range cases {

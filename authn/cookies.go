@@ -36,7 +36,7 @@ func (n cookieNames) flow(state string) string { return n.flowPrefix + state[:st
 // cookie builds one of kfgate's cookies with the flags every one of them has. maxAge is rounded
 // down to whole seconds; 0 or less clears the cookie.
 func (n cookieNames) cookie(name, value string, maxAge time.Duration, now time.Time) *http.Cookie {
-	c := &http.Cookie{
+	c := &http.Cookie{ // #nosec G124 -- Secure is on unless the operator chose --insecure-cookies
 		Name: name, Value: value, Path: "/", HttpOnly: true, Secure: n.secure, SameSite: http.SameSiteLaxMode,
 	}
 	if secs := int(maxAge / time.Second); secs > 0 {

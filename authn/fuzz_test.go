@@ -13,9 +13,9 @@ import (
 	"github.com/kfgate/kfgate/authn/session"
 )
 
-type fixedIdP struct{ d *Discovered }
+type fixedIDP struct{ d *Discovered }
 
-func (f fixedIdP) Current() (*Discovered, error) { return f.d, nil }
+func (f fixedIDP) Current() (*Discovered, error) { return f.d, nil }
 
 // seededReader is deterministic randomness for tests.
 type seededReader struct{ r *rand.ChaCha8 }
@@ -35,7 +35,7 @@ func fuzzAuthorizer(t testing.TB) *Authorizer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(cfg, Deps{Now: now, Rand: rnd, Log: logr.Discard(), Store: store, Keys: keys, IdP: fixedIdP{&Discovered{
+	return New(cfg, Deps{Now: now, Rand: rnd, Log: logr.Discard(), Store: store, Keys: keys, IDP: fixedIDP{&Discovered{
 		OAuth2: oauth2.Config{ClientID: "kfgate", Endpoint: oauth2.Endpoint{AuthURL: "https://idp.example.com/auth", TokenURL: "https://idp.example.com/token"}},
 	}}})
 }

@@ -344,7 +344,8 @@ func upstream(t *testing.T, sent map[string]string, resp *authv3.CheckResponse) 
 		out[k] = v
 	}
 	for _, h := range ok.GetHeaders() {
-		if h.GetAppend().GetValue() {
+		if h.GetAppend().GetValue() { //nolint:staticcheck // the field Envoy <= 1.37 still honours
+
 			t.Fatalf("header %s appended: kfgate must overwrite identity headers", h.GetHeader().GetKey())
 		}
 		out[h.GetHeader().GetKey()] = h.GetHeader().GetValue()

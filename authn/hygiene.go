@@ -46,7 +46,7 @@ func cleanRequest(r *Request, protected []string, keep map[string]bool, owns fun
 	var h hygiene
 	for _, p := range protected {
 		for _, s := range spellings(p) {
-			if !(keep[p] && s == p) {
+			if !keep[p] || s != p {
 				h.remove = append(h.remove, s)
 			}
 		}

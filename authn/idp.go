@@ -17,9 +17,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// IdP is the OpenID provider browsers log in with, once discovered.
-type IdP interface {
-	// Current returns the discovered provider, or errIdPUnavailable before discovery succeeded.
+// IDP is the OpenID provider browsers log in with, once discovered.
+type IDP interface {
+	// Current returns the discovered provider, or errIDPUnavailable before discovery succeeded.
 	Current() (*Discovered, error)
 }
 
@@ -32,7 +32,7 @@ type Discovered struct {
 	Client     *http.Client
 }
 
-var errIdPUnavailable = errors.New("the identity provider has not been reached yet")
+var errIDPUnavailable = errors.New("the identity provider has not been reached yet")
 
 // ctx returns ctx carrying the provider's HTTP client, for oauth2 and go-oidc calls.
 func (d *Discovered) ctx(ctx context.Context) context.Context {
@@ -61,12 +61,12 @@ func NewProvider(cfg OIDCConfig, secret string, now func() time.Time, log logr.L
 	return &Provider{cfg: cfg, secret: secret, client: client, now: now, log: log, metrics: m}, nil
 }
 
-// Current implements IdP.
+// Current implements IDP.
 func (p *Provider) Current() (*Discovered, error) {
 	if d := p.cur.Load(); d != nil {
 		return d, nil
 	}
-	return nil, errIdPUnavailable
+	return nil, errIDPUnavailable
 }
 
 // Ready reports whether discovery has succeeded.

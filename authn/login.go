@@ -27,21 +27,21 @@ func (a *Authorizer) startLogin(ctx context.Context, r *Request, clear []*http.C
 			Title: "Too many sign-ins", Detail: "Too many sign-ins were started from your address. Wait a minute and try again.",
 		}, clear...)
 	}
-	idp, err := a.d.IdP.Current()
+	idp, err := a.d.IDP.Current()
 	if err != nil {
 		a.d.Metrics.login("idp_unavailable")
-		return unavailable(reasonIdPUnavailable, "The identity provider cannot be reached, so you cannot sign in right now. Try again in a few minutes.")
+		return unavailable(reasonIDPUnavailable, "The identity provider cannot be reached, so you cannot sign in right now. Try again in a few minutes.")
 	}
 	f, err := a.newFlow(r)
 	if err != nil {
 		a.d.Log.Error(err, "starting a login")
-		return unavailable(reasonIdPUnavailable, "A sign-in could not be started.")
+		return unavailable(reasonIDPUnavailable, "A sign-in could not be started.")
 	}
 	name := a.names.flow(f.State)
 	sealed, err := sealFlow(a.d.Keys, name, f)
 	if err != nil {
 		a.d.Log.Error(err, "sealing a login state")
-		return unavailable(reasonIdPUnavailable, "A sign-in could not be started.")
+		return unavailable(reasonIDPUnavailable, "A sign-in could not be started.")
 	}
 	cookies := append(clear, a.staleFlows(r, a.cfg.Login.MaxFlows-1, now)...)
 	cookies = append(cookies, a.names.cookie(name, sealed, a.cfg.Login.FlowTimeout, now))

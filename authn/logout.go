@@ -35,7 +35,7 @@ func (a *Authorizer) afterLogout(r *Request, idToken string) string {
 	if back == "" {
 		back = r.Origin() + "/"
 	}
-	idp, err := a.d.IdP.Current()
+	idp, err := a.d.IDP.Current()
 	if err != nil || idp.EndSession == "" {
 		return back
 	}

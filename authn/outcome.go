@@ -94,7 +94,7 @@ const (
 	reasonLogin           = "login_redirect"
 	reasonLoginLoop       = "login_loop"
 	reasonLoginRateLimit  = "login_rate_limited"
-	reasonIdPUnavailable  = "idp_unavailable"
+	reasonIDPUnavailable  = "idp_unavailable"
 	reasonStoreError      = "store_unavailable"
 	reasonCallback        = "callback"
 	reasonCallbackInvalid = "callback_invalid"

@@ -42,14 +42,14 @@ func (a *Authorizer) refreshSession(ctx context.Context, r *Request, s *session.
 	if again, err := a.d.Store.Load(ctx, r.Cookies); err == nil && !a.needsRefresh(again, now) {
 		return again, nil, true
 	}
-	idp, err := a.d.IdP.Current()
+	idp, err := a.d.IDP.Current()
 	if err != nil {
 		a.d.Metrics.refresh("idp_unavailable")
 		return s, nil, true
 	}
 	fresh, err := a.renew(ctx, idp, s)
 	switch {
-	case errors.Is(err, errIdPDown):
+	case errors.Is(err, errIDPDown):
 		a.d.Metrics.refresh("idp_unavailable")
 		a.d.Log.Error(err, "refreshing a session; keeping it")
 		return s, nil, true
@@ -82,7 +82,7 @@ func (a *Authorizer) renew(ctx context.Context, idp *Discovered, s *session.Sess
 		if errors.As(err, &re) {
 			return nil, errors.New("token endpoint refused the refresh token: " + re.ErrorCode)
 		}
-		return nil, errors.Join(errIdPDown, err)
+		return nil, errors.Join(errIDPDown, err)
 	}
 	n := *s
 	if tok.RefreshToken != "" {

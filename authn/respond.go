@@ -9,7 +9,6 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // responder turns outcomes into CheckResponses; it holds the header names from the configuration.
@@ -61,9 +60,10 @@ func (rs *responder) ok(r *Request, o Outcome, owns func(string) bool) *authv3.C
 	}
 	ok := &authv3.OkHttpResponse{Headers: set, HeadersToRemove: remove}
 	for _, c := range o.Cookies {
-		// append: true adds one Set-Cookie line per cookie; unset would follow append_action.
+		// With append unset, append_action's default (APPEND_IF_EXISTS_OR_ADD) adds one Set-Cookie
+		// line per cookie, next to any the app sets.
 		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, &corev3.HeaderValueOption{
-			Header: &corev3.HeaderValue{Key: "set-cookie", Value: c.String()}, Append: wrapperspb.Bool(true),
+			Header: &corev3.HeaderValue{Key: "set-cookie", Value: c.String()},
 		})
 	}
 	return &authv3.CheckResponse{

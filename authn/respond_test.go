@@ -37,9 +37,9 @@ func TestRespondGolden(t *testing.T) {
 		"allow-skip-auth": {&Request{Method: "GET", Headers: browser}, allow(nil, reasonSkip)},
 		"login-redirect": {&Request{Method: "GET", Headers: browser}, redirect("https://idp.example.com/auth?state=s", reasonLogin,
 			names.cookie("__Host-kfgate-session", "", 0, now), names.cookie("__Host-kfgate-flow-0123456789abcdef", "c2VhbGVk", 10*time.Minute, now))},
-		"unauthorized": {&Request{Method: "GET", Headers: browser}, unauthorized(reasonNoSession, "Sign in, or send a bearer token.")},
+		"unauthorized":      {&Request{Method: "GET", Headers: browser}, unauthorized(reasonNoSession, "Sign in, or send a bearer token.")},
 		"unauthorized-head": {&Request{Method: "HEAD", Headers: browser}, unauthorized(reasonBearerInvalid, "The bearer token is not valid.")},
-		"unavailable":      {&Request{Method: "GET", Headers: browser}, unavailable(reasonIdPUnavailable, "The identity provider <b>cannot</b> be reached.")},
+		"unavailable":       {&Request{Method: "GET", Headers: browser}, unavailable(reasonIDPUnavailable, "The identity provider <b>cannot</b> be reached.")},
 		"logout-post": {&Request{Method: "POST", Headers: browser}, Outcome{Kind: Page, Status: http.StatusCreated, Reason: reasonLogout,
 			JSON: `{"afterLogoutURL":"https://idp.example.com/logout"}`, Cookies: []*http.Cookie{names.cookie("__Host-kfgate-session", "", 0, now)}}},
 	}

@@ -78,7 +78,7 @@ func NewServer(cfg Config, o Options) (*Server, error) {
 	if s.provider, err = NewProvider(cfg.OIDC, secret, o.Now, o.Log.WithName("oidc"), m); err != nil {
 		return nil, err
 	}
-	d.IdP = s.provider
+	d.IDP = s.provider
 	if err := s.kubeParts(&d, o); err != nil {
 		return nil, err
 	}
@@ -231,6 +231,7 @@ func (s *Server) Serve(ctx context.Context, gl, hl net.Listener) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	err = errors.Join(err, hs.Shutdown(sctx))
+	s.bearer.Close()
 	if s.redis != nil {
 		err = errors.Join(err, s.redis.Close())
 	}
