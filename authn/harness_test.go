@@ -100,6 +100,13 @@ func startServerNoWait(t *testing.T, w *world) *authn.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.serve(srv)
+	return srv
+}
+
+// serve runs srv on fresh loopback listeners until the test ends, and connects w's client to it.
+func (w *world) serve(srv *authn.Server) {
+	t := w.t
 	w.srv = srv
 	gl := listen(t)
 	hl := listen(t)
@@ -119,7 +126,6 @@ func startServerNoWait(t *testing.T, w *world) *authn.Server {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	w.client = authv3.NewAuthorizationClient(conn)
-	return srv
 }
 
 func (w *world) waitReady() {
