@@ -67,6 +67,7 @@ func TestServiceAccountTokenAndNamespaceAccess(t *testing.T) {
 	idp := oidcprovider.Start(t, oidcprovider.Options{})
 	c := testConfig(t, idp.Issuer)
 	c.Bearer.Kubernetes.Mode = "tokenreview"
+	c.Bearer.Kubernetes.Issuer = env.ControlPlane.APIServer.SecureServing.URL("https", "/").String()
 	c.Bearer.Kubernetes.Audiences = []string{"pipelines.kubeflow.org"}
 	c.Authorization.Namespace.Enabled = true
 	c.Authorization.ExemptNamespaces = []string{"kubeflow"}

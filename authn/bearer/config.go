@@ -118,8 +118,10 @@ func (c *Config) Validate() error {
 	switch k.Mode {
 	case ModeOff:
 	case ModeDiscovery, ModeTokenReview:
-		if k.Issuer == "" && k.Mode == ModeDiscovery {
-			add("bearer.kubernetes.issuer: required in discovery mode (the cluster's --service-account-issuer)")
+		if k.Issuer == "" {
+			// In tokenreview mode too: otherwise every JWT-shaped token of an unknown issuer, garbage
+			// included, would cost the API server a TokenReview.
+			add("bearer.kubernetes.issuer: required (the cluster's --service-account-issuer, e.g. https://kubernetes.default.svc.cluster.local): only tokens it issued are verified")
 		} else if k.Issuer != "" {
 			if err := checkURL(k.Issuer); err != nil {
 				add("bearer.kubernetes.issuer: %w", err)

@@ -9,7 +9,7 @@ import (
 func TestValidateDefaults(t *testing.T) {
 	c := Config{
 		Issuers:    []Issuer{{URL: "https://dex.example/dex", Audiences: []string{"kfgate"}}},
-		Kubernetes: Kubernetes{Mode: ModeTokenReview},
+		Kubernetes: Kubernetes{Mode: ModeTokenReview, Issuer: "https://kubernetes.default.svc.cluster.local"},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -51,14 +51,14 @@ func TestValidateErrors(t *testing.T) {
 		{"negative leeway", Config{Leeway: -time.Second}, []string{"bearer.leeway: must not be negative"}},
 		{"unknown mode", Config{Kubernetes: Kubernetes{Mode: "webhook"}}, []string{`bearer.kubernetes.mode: "webhook" is not one of`}},
 		{"discovery without issuer", Config{Kubernetes: Kubernetes{Mode: ModeDiscovery, Audiences: []string{"a"}}},
-			[]string{"bearer.kubernetes.issuer: required in discovery mode"}},
+			[]string{"bearer.kubernetes.issuer: required"}},
 		{"discovery without audience", Config{Kubernetes: Kubernetes{Mode: ModeDiscovery, Issuer: "https://kubernetes.default.svc"}},
 			[]string{"bearer.kubernetes.audiences: at least one audience is required"}},
 		{"kubernetes issuer twice", Config{Issuers: []Issuer{ok}, Kubernetes: Kubernetes{Mode: ModeDiscovery, Issuer: ok.URL, Audiences: []string{"a"}}},
 			[]string{"bearer.kubernetes.issuer: \"https://dex.example\" is already bearer.issuers[0]"}},
-		{"discoveryURL in tokenreview mode", Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, DiscoveryURL: "https://k"}},
+		{"discoveryURL in tokenreview mode", Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, Issuer: "https://k", DiscoveryURL: "https://k"}},
 			[]string{"bearer.kubernetes.discoveryURL: only used in discovery mode"}},
-		{"negative cache TTL", Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, CacheTTL: -1}}, []string{"bearer.kubernetes.cacheTTL"}},
+		{"negative cache TTL", Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, Issuer: "https://k", CacheTTL: -1}}, []string{"bearer.kubernetes.cacheTTL"}},
 		{"several at once", Config{Issuers: []Issuer{{URL: "x"}}, Leeway: -1},
 			[]string{"bearer.leeway", "bearer.issuers[0].url", "bearer.issuers[0].audiences"}},
 	}
@@ -75,8 +75,11 @@ func TestValidateErrors(t *testing.T) {
 			}
 		})
 	}
-	// tokenreview mode needs no audiences, nor an issuer.
-	c := Config{Kubernetes: Kubernetes{Mode: ModeTokenReview}}
+	// tokenreview mode needs no audiences, but an issuer.
+	if err := (&Config{Kubernetes: Kubernetes{Mode: ModeTokenReview}}).Validate(); err == nil || !strings.Contains(err.Error(), "bearer.kubernetes.issuer") {
+		t.Fatalf("tokenreview mode without an issuer: %v", err)
+	}
+	c := Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, Issuer: "https://kubernetes.default.svc.cluster.local"}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

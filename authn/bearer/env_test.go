@@ -116,7 +116,7 @@ func wantServiceAccount(t testing.TB, id Identity, ns, name string) {
 func TestEnvTokenReview(t *testing.T) {
 	c := needCluster(t)
 	ns, sa := c.serviceAccount(t)
-	cfg := Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, Audiences: []string{"kfgate.test"}}}
+	cfg := Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, Issuer: c.issuer, Audiences: []string{"kfgate.test"}}}
 	v := newVerifier(t, cfg, clockNow(), Options{TokenReviews: c.cs.AuthenticationV1().TokenReviews()})
 
 	raw := c.token(t, ns, sa, "kfgate.test", "other")
@@ -167,7 +167,7 @@ func TestEnvTokenReviewForbidden(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := kubernetes.NewForConfigOrDie(user.Config())
-	v := newVerifier(t, Config{Kubernetes: Kubernetes{Mode: ModeTokenReview}}, clockNow(),
+	v := newVerifier(t, Config{Kubernetes: Kubernetes{Mode: ModeTokenReview, Issuer: c.issuer}}, clockNow(),
 		Options{TokenReviews: cs.AuthenticationV1().TokenReviews()})
 	_, err = v.Verify(t.Context(), c.token(t, ns, sa, "kfgate.test"))
 	wantErr(t, err, ErrUnavailable, "forbidden")

@@ -34,7 +34,12 @@ type reviewer struct {
 	now       func() time.Time
 	cache     *ttlCache[[sha256.Size]byte, reviewed]
 	flight    singleflight.Group
+	// slots caps the TokenReviews in flight: unauthenticated clients choose the tokens.
+	slots chan struct{}
 }
+
+// maxReviewsInFlight bounds concurrent TokenReviews; more wait for a slot until their deadline.
+const maxReviewsInFlight = 16
 
 // reviewed is a TokenReview's answer: an identity, or why the token was rejected.
 type reviewed struct {
@@ -53,6 +58,12 @@ func (r *reviewer) review(ctx context.Context, raw string, p peeked) (Identity, 
 		return res.identity()
 	}
 	ch := r.flight.DoChan(string(key[:]), func() (any, error) {
+		select {
+		case r.slots <- struct{}{}:
+			defer func() { <-r.slots }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: too many TokenReviews in flight: %w", ErrUnavailable, ctx.Err())
+		}
 		// Shared by every caller with this token: one caller's cancellation must not fail the rest.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reviewTimeout)
 		defer cancel()

@@ -88,7 +88,8 @@ func New(cfg Config, o Options) (*Verifier, error) {
 			ttl = DefaultReviewTTL
 		}
 		v.review = &reviewer{api: o.TokenReviews, issuer: k.Issuer, audiences: k.Audiences, prefix: k.UserPrefix,
-			ttl: ttl, now: o.Now, cache: newTTLCache[[sha256.Size]byte, reviewed](maxReviews)}
+			ttl: ttl, now: o.Now, cache: newTTLCache[[sha256.Size]byte, reviewed](maxReviews),
+			slots: make(chan struct{}, maxReviewsInFlight)}
 	default:
 		return nil, fmt.Errorf("bearer.kubernetes.mode %q is unknown (was the Config validated?)", k.Mode)
 	}

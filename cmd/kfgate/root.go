@@ -21,7 +21,7 @@ Kubernetes Services into Envoy configuration and serves it over ADS.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newRenderCommand(), newLintCommand(), newBootstrapCommand(), newAuthnCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newRenderCommand(), newLintCommand(), newBootstrapCommand(), newAuthnCommand(), newKubeflowCommand(), newVersionCommand())
 	return root
 }
 

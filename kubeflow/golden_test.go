@@ -1,0 +1,252 @@
+package kubeflow
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
+	k8syaml "sigs.k8s.io/yaml"
+
+	"github.com/kfgate/kfgate/gateway/build"
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current output and delete stale ones")
+
+// goldenCase is a testdata/<case>.in.yaml: Services, the pods they may select, and options.
+type goldenCase struct {
+	services []*corev1.Service
+	pods     []corev1.Pod
+	opts     goldenOptions
+}
+
+// goldenOptions is the in.yaml document of kind Options.
+type goldenOptions struct {
+	Template  string `yaml:"template"`
+	ModelName string `yaml:"modelName"`
+	ID        string `yaml:"id"`
+}
+
+// goldenOutput is a <case>.out.yaml.
+type goldenOutput struct {
+	Template string         `yaml:"template"`
+	Services []goldenResult `yaml:"services"`
+}
+
+// goldenResult is one Service's line in <case>.out.yaml.
+type goldenResult struct {
+	Service    string       `yaml:"service"`
+	Status     Status       `yaml:"status,omitempty"`
+	Model      *goldenModel `yaml:"model,omitempty"`
+	Reasons    []string     `yaml:"reasons,omitempty"`
+	Error      string       `yaml:"error,omitempty"`
+	Path       string       `yaml:"path,omitempty"`
+	Conflict   string       `yaml:"conflict,omitempty"`
+	Annotation string       `yaml:"annotation,omitempty"`
+}
+
+// goldenModel is a Model as out.yaml shows it.
+type goldenModel struct {
+	Kind        Kind     `yaml:"kind"`
+	Name        string   `yaml:"name"`
+	Namespace   string   `yaml:"namespace"`
+	Service     string   `yaml:"service"`
+	Port        int32    `yaml:"port,omitempty"`
+	Protocol    Protocol `yaml:"protocol"`
+	HostRewrite string   `yaml:"hostRewrite,omitempty"`
+	Created     string   `yaml:"created,omitempty"`
+}
+
+func golden(m *Model) *goldenModel {
+	if m == nil {
+		return nil
+	}
+	g := &goldenModel{Kind: m.Kind, Name: m.Name, Namespace: m.Namespace, Service: m.Service, Port: m.Port, Protocol: m.Protocol, HostRewrite: m.HostRewrite}
+	if !m.Created.IsZero() {
+		g.Created = m.Created.UTC().Format(time.RFC3339)
+	}
+	return g
+}
+
+// TestGolden recognises every Service of testdata/<case>.in.yaml, assigns paths across them and
+// generates their annotations, and compares with <case>.out.yaml. Every generated annotation is
+// then built by kfgate's own pipeline, which must report nothing.
+func TestGolden(t *testing.T) {
+	ins, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, in := range ins {
+		out := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
+		want[out] = true
+		t.Run(strings.TrimSuffix(filepath.Base(in), ".in.yaml"), func(t *testing.T) {
+			got := runGolden(t, in)
+			if *update {
+				if err := os.WriteFile(out, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			exp, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("%v (run go test ./kubeflow -run TestGolden -update)", err)
+			}
+			if !bytes.Equal(exp, got) {
+				t.Errorf("%s differs from the current output (run go test ./kubeflow -run TestGolden -update and review the diff):\n%s", out, firstDiff(string(exp), string(got)))
+			}
+		})
+	}
+	outs, _ := filepath.Glob("testdata/*.out.yaml")
+	for _, out := range outs {
+		switch {
+		case want[out]:
+		case *update:
+			if err := os.Remove(out); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Errorf("%s has no matching .in.yaml (run with -update to delete it)", out)
+		}
+	}
+}
+
+func runGolden(t *testing.T, in string) []byte {
+	t.Helper()
+	c := readGolden(t, in)
+	tmpl := Template{}
+	if c.opts.Template != "" {
+		var err error
+		if tmpl, err = ParseTemplate(c.opts.Template); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := make([]goldenResult, len(c.services))
+	var models []Model
+	var modelOf []int // index in results of each model
+	for i, svc := range c.services {
+		results[i].Service = svc.Namespace + "/" + svc.Name
+		rec, err := Recognise(svc, c.pods, Options{ModelName: c.opts.ModelName})
+		if err != nil {
+			results[i].Error = err.Error()
+			continue
+		}
+		results[i].Status, results[i].Model, results[i].Reasons = rec.Status, golden(rec.Model), rec.Reasons
+		if rec.Exposed() {
+			models = append(models, *rec.Model)
+			modelOf = append(modelOf, i)
+		}
+	}
+	var objs source.Objects
+	for j, a := range Assign(models, tmpl) {
+		r := &results[modelOf[j]]
+		r.Path, r.Conflict = a.Path, a.Conflict
+		if a.Path == "" {
+			continue
+		}
+		text, err := Generate(a.Model, a.Path, GenerateOptions{ID: c.opts.ID})
+		if err != nil {
+			r.Error = err.Error()
+			continue
+		}
+		r.Annotation = text
+		svc := c.services[modelOf[j]].DeepCopy()
+		svc.Annotations = map[string]string{mapping.AnnotationGenerated: text}
+		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+		objs.Services = append(objs.Services, svc)
+	}
+	res, err := build.NewBuilder(build.Options{ID: c.opts.ID}).Build(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range res.Diagnostics {
+		t.Errorf("the pipeline reports on a generated annotation: %s", d)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(goldenOutput{Template: tmpl.String(), Services: results}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// readGolden reads the documents of an in.yaml: Services, Pods and at most one Options.
+func readGolden(t *testing.T, in string) goldenCase {
+	t.Helper()
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c goldenCase
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var node yaml.Node
+		if err := dec.Decode(&node); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		var head struct {
+			Kind string `yaml:"kind"`
+		}
+		if err := node.Decode(&head); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := yaml.Marshal(&node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch head.Kind {
+		case "Service":
+			svc := &corev1.Service{}
+			mustUnmarshal(t, raw, svc)
+			c.services = append(c.services, svc)
+		case "Pod":
+			var p corev1.Pod
+			mustUnmarshal(t, raw, &p)
+			c.pods = append(c.pods, p)
+		case "Options":
+			if err := node.Decode(&c.opts); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("%s: a document of kind %q; want Service, Pod or Options", in, head.Kind)
+		}
+	}
+	return c
+}
+
+func mustUnmarshal(t *testing.T, raw []byte, into any) {
+	t.Helper()
+	if err := k8syaml.UnmarshalStrict(raw, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return "line " + strconv.Itoa(i+1) + ":\n  want: " + x + "\n  got:  " + y
+		}
+	}
+	return ""
+}
