@@ -93,7 +93,7 @@ var errIDPDown = errors.New("identity provider unreachable")
 
 // redeem exchanges the code and turns the verified ID token into a new session.
 func (a *Authorizer) redeem(ctx context.Context, idp *Discovered, f flowState, code string) (*session.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.OIDC.Timeout)
+	ctx, cancel := a.idpContext(ctx)
 	defer cancel()
 	oc := idp.OAuth2
 	oc.RedirectURL = f.RedirectURI

@@ -56,7 +56,7 @@ func (a *Authorizer) clearSessionIfPresent(ctx context.Context, r *Request, clea
 func (a *Authorizer) withSession(ctx context.Context, r *Request, s *session.Session) Outcome {
 	now := a.d.Now()
 	var cookies []*http.Cookie
-	if a.needsRefresh(s, now) {
+	if a.needsRefresh(s, now) && !a.refresh.backingOff(s.ID) {
 		fresh, cs, ok := a.refreshSession(ctx, r, s)
 		if !ok {
 			// The provider said no: the session is gone, sign in again.

@@ -29,8 +29,15 @@ func mapClaims(all map[string]any, userClaim, groupsClaim string) (string, []str
 		if err := checkEmail(user); err != nil {
 			return "", nil, err
 		}
-		if v, ok := all["email_verified"].(bool); ok && !v {
-			return "", nil, errors.New("id_token: email_verified is false")
+		switch v := all["email_verified"].(type) {
+		case bool:
+			if !v {
+				return "", nil, errors.New("id_token: email_verified is false")
+			}
+		case string: // some providers send it as a string
+			if v != "true" {
+				return "", nil, fmt.Errorf("id_token: email_verified is %q", truncate(v, 16))
+			}
 		}
 	}
 	if strings.HasPrefix(user, "system:") {
@@ -52,6 +59,10 @@ func mapClaims(all map[string]any, userClaim, groupsClaim string) (string, []str
 	for _, g := range groups {
 		if strings.HasPrefix(g, "system:") {
 			return "", nil, fmt.Errorf("id_token: group %q uses the reserved system: prefix", truncate(g, 64))
+		}
+		if strings.ContainsAny(g, ",\r\n") {
+			// Groups travel comma-joined: "x,admins" would become two groups upstream.
+			return "", nil, fmt.Errorf("id_token: group %q contains a comma or a line break", truncate(g, 64))
 		}
 	}
 	return user, groups, nil

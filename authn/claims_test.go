@@ -22,6 +22,9 @@ func TestMapClaims(t *testing.T) {
 		{"verified", map[string]any{"email": "a@example.com", "email_verified": true}, "email", "a@example.com", nil, false},
 		{"system user", map[string]any{"sub": "system:admin"}, "sub", "", nil, true},
 		{"system group", map[string]any{"email": "a@example.com", "groups": []any{"system:masters"}}, "email", "", nil, true},
+		{"email_verified string false", map[string]any{"email": "a@example.com", "email_verified": "false"}, "email", "", nil, true},
+		{"email_verified string true", map[string]any{"email": "a@example.com", "email_verified": "true"}, "email", "a@example.com", nil, false},
+		{"group with a comma", map[string]any{"email": "a@example.com", "groups": []any{"x,admins"}}, "email", "", nil, true},
 		{"comma smuggling", map[string]any{"email": "a@example.com,b@example.com"}, "email", "", nil, true},
 	}
 	for _, c := range cases {

@@ -79,13 +79,14 @@ func cleanRequest(r *Request, protected []string, keep map[string]bool, owns fun
 	return h
 }
 
-// requestCookies parses the Cookie header (Envoy joins repeated headers with ",", which is not
-// a cookie separator: split on both so a second Cookie line is not lost).
+// requestCookies parses the Cookie header. Only ';' separates cookies: browsers allow ',' inside a
+// value, so a sibling subdomain could set "pref=a,__Host-kfgate-session=..." and, if ',' counted,
+// plant a session cookie that __Host- is meant to keep out. (Envoy joins HTTP/2 and HTTP/3 cookie
+// crumbs with "; ".)
 func requestCookies(raw string) []*http.Cookie {
 	if raw == "" {
 		return nil
 	}
-	raw = strings.ReplaceAll(raw, ",", ";")
 	cs, err := http.ParseCookie(raw)
 	if err == nil {
 		return cs

@@ -17,12 +17,25 @@ func (a *Authorizer) needsRefresh(s *session.Session, now time.Time) bool {
 	return s.RefreshToken != "" && !s.Expiry.IsZero() && !now.Before(s.Expiry.Add(-a.cfg.Session.RefreshBefore))
 }
 
+// idpContext bounds a call to the provider made inside Check by oidc.timeout and by Envoy's own
+// deadline (the AuthService timeout_ms, 5 s by default), less a margin: kfgate must answer with its
+// own page before Envoy gives up and applies status_on_error.
+func (a *Authorizer) idpContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := a.cfg.OIDC.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - 250*time.Millisecond; left < budget {
+			budget = max(left, 50*time.Millisecond)
+		}
+	}
+	return context.WithTimeout(ctx, budget)
+}
+
 // refreshSession renews the session's tokens under the session's lock, so that parallel requests
 // (or replicas, with Redis) refresh once. ok false means the provider refused: the session is
 // deleted and the returned cookies clear it. When the provider cannot be reached the session keeps
 // working as it is until its own timeouts end it.
 func (a *Authorizer) refreshSession(ctx context.Context, r *Request, s *session.Session) (*session.Session, []*http.Cookie, bool) {
-	lockCtx, cancel := context.WithTimeout(ctx, a.cfg.OIDC.Timeout)
+	lockCtx, cancel := a.idpContext(ctx)
 	defer cancel()
 	unlock, err := a.d.Store.Lock(lockCtx, s.ID, a.cfg.OIDC.Timeout+time.Second)
 	if err != nil {
@@ -52,6 +65,8 @@ func (a *Authorizer) refreshSession(ctx context.Context, r *Request, s *session.
 	case errors.Is(err, errIDPDown):
 		a.d.Metrics.refresh("idp_unavailable")
 		a.d.Log.Error(err, "refreshing a session; keeping it")
+		// Do not ask again on every request (each would wait for the provider): back off.
+		a.refresh.fail(s.ID)
 		return s, nil, true
 	case err != nil:
 		a.d.Metrics.refresh("rejected")
@@ -73,7 +88,7 @@ func (a *Authorizer) refreshSession(ctx context.Context, r *Request, s *session.
 // subject; a response without one keeps the identity the session has (the provider need not send
 // one on refresh, and treating that as a failure makes refresh loops: authservice #106).
 func (a *Authorizer) renew(ctx context.Context, idp *Discovered, s *session.Session) (*session.Session, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.OIDC.Timeout)
+	ctx, cancel := a.idpContext(ctx)
 	defer cancel()
 	src := idp.OAuth2.TokenSource(idp.ctx(ctx), &oauth2.Token{RefreshToken: s.RefreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := src.Token()
@@ -122,9 +137,35 @@ func earliest(t time.Time, idt *oidc.IDToken) time.Time {
 // the lock with the old cookie continues with the new session instead of refreshing again (the
 // cookie store has no server-side copy to re-read).
 type refreshCache struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]cachedRefresh
+	now    func() time.Time
+	mu     sync.Mutex
+	m      map[string]cachedRefresh
+	failed map[string]time.Time // session ID → no refresh before
+}
+
+// refreshBackoff is how long a session whose refresh could not reach the provider waits before
+// trying again (it keeps working meanwhile).
+const refreshBackoff = 30 * time.Second
+
+func (c *refreshCache) fail(id string) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, until := range c.failed {
+		if now.After(until) {
+			delete(c.failed, k)
+		}
+	}
+	if len(c.failed) < cacheSize {
+		c.failed[id] = now.Add(refreshBackoff)
+	}
+}
+
+func (c *refreshCache) backingOff(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.failed[id]
+	return ok && c.now().Before(until)
 }
 
 type cachedRefresh struct {
@@ -135,7 +176,7 @@ type cachedRefresh struct {
 const refreshCacheTTL = 30 * time.Second
 
 func newRefreshCache(now func() time.Time) *refreshCache {
-	return &refreshCache{now: now, m: map[string]cachedRefresh{}}
+	return &refreshCache{now: now, m: map[string]cachedRefresh{}, failed: map[string]time.Time{}}
 }
 
 func (c *refreshCache) get(id string) *session.Session {

@@ -87,8 +87,14 @@ func TestProviderDown(t *testing.T) {
 		t.Fatalf("valid session while the provider is down: %d", s)
 	}
 	w.clock.Advance(9*time.Minute + 30*time.Second)
-	if s := status(b.get("/")); s != http.StatusOK {
-		t.Fatalf("session due for refresh while the provider is down: %d", s)
+	for range 3 {
+		if s := status(b.get("/")); s != http.StatusOK {
+			t.Fatalf("session due for refresh while the provider is down: %d", s)
+		}
+	}
+	// Only the first request waited for the provider: the session backs off.
+	if n := w.metric(`kfgate_authn_refreshes_total{outcome="idp_unavailable"}`); n != "1" {
+		t.Fatalf("refresh attempts while the provider is down = %q, want 1", n)
 	}
 	resp := other.get(cb.RequestURI())
 	if status(resp) != http.StatusServiceUnavailable || !strings.Contains(resp.GetDeniedResponse().GetBody(), "cannot be reached") {

@@ -9,6 +9,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // responder turns outcomes into CheckResponses; it holds the header names from the configuration.
@@ -73,28 +74,28 @@ func (rs *responder) ok(r *Request, o Outcome, owns func(string) bool) *authv3.C
 }
 
 func (rs *responder) denied(r *Request, o Outcome) *authv3.CheckResponse {
-	hs := []*corev3.HeaderValueOption{header("cache-control", "no-store")}
+	hs := []*corev3.HeaderValueOption{deniedHeader("cache-control", "no-store")}
 	body := ""
 	switch {
 	case o.Kind == Redirect:
-		hs = append(hs, header("location", o.Location))
+		hs = append(hs, deniedHeader("location", o.Location))
 	case o.JSON != "":
-		hs = append(hs, header("content-type", "application/json"))
+		hs = append(hs, deniedHeader("content-type", "application/json"))
 		body = o.JSON
 	case o.Problem != nil:
-		hs = append(hs, header("content-type", "text/html; charset=utf-8"),
-			header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'"),
-			header("x-content-type-options", "nosniff"), header("x-frame-options", "DENY"))
+		hs = append(hs, deniedHeader("content-type", "text/html; charset=utf-8"),
+			deniedHeader("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'"),
+			deniedHeader("x-content-type-options", "nosniff"), deniedHeader("x-frame-options", "DENY"))
 		if r.Method != http.MethodHead {
 			body = rs.pages.render(o.Status, *o.Problem)
 		}
 	}
 	if o.Challenge != "" {
-		hs = append(hs, header("www-authenticate", o.Challenge))
+		hs = append(hs, deniedHeader("www-authenticate", o.Challenge))
 	}
 	for _, c := range o.Cookies {
 		// Envoy removes a denied header's name once, then adds every entry: all Set-Cookie lines survive.
-		hs = append(hs, header("set-cookie", c.String()))
+		hs = append(hs, deniedHeader("set-cookie", c.String()))
 	}
 	code := codes.PermissionDenied
 	if o.Status == http.StatusUnauthorized {
@@ -108,8 +109,18 @@ func (rs *responder) denied(r *Request, o Outcome) *authv3.CheckResponse {
 	}
 }
 
-// header is a set (overwrite-or-add) header: append unset is what Envoy's ext_authz treats as
-// overwrite for request headers in every release.
+// header is an overwrite-or-add header. append is set to false explicitly: with it unset, Envoy
+// 1.37.0 (and main since) follows append_action, whose default appends, so a client's own
+// kubeflow-userid would reach the app next to kfgate's.
 func header(k, v string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header: &corev3.HeaderValue{Key: k, Value: v},
+		Append: wrapperspb.Bool(false), //nolint:staticcheck // the field every Envoy release honours
+	}
+}
+
+// deniedHeader is a header of a denied (local) reply: there entries with append set are dropped
+// (Envoy <= 1.37), and each named header is cleared once before every entry is added.
+func deniedHeader(k, v string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: k, Value: v}}
 }

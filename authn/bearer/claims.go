@@ -161,8 +161,9 @@ func groupsClaim(claims map[string]json.RawMessage, name string) ([]string, erro
 		groups = []string{one}
 	}
 	for _, g := range groups {
-		if g == "" || hasControl(g) {
-			return nil, invalidf("claim %q has an empty group or one with control characters", name)
+		if g == "" || hasControl(g) || strings.Contains(g, ",") {
+			// Groups travel upstream comma-joined: "x,admins" would become two groups.
+			return nil, invalidf("claim %q has an empty group or one with a comma or control characters", name)
 		}
 	}
 	return groups, nil
