@@ -35,7 +35,7 @@ type api struct {
 }
 
 var apis = map[Protocol]api{
-	ProtocolTFServing: {selector: `(/versions/[0-9]+|/labels/[^/]+)?`, surfaces: []surface{
+	ProtocolTFServing: {selector: `(/versions/[0-9]+|/labels/[A-Za-z0-9_.-]+)?`, surfaces: []surface{
 		{"predict", "POST", `(?:/predict)?`, `/v1/models/{m}\1:predict`},
 		{"classify", "POST", `/classify`, `/v1/models/{m}\1:classify`},
 		{"regress", "POST", `/regress`, `/v1/models/{m}\1:regress`},
@@ -51,7 +51,7 @@ var apis = map[Protocol]api{
 		{"explain", "POST", `/explain`, `/v1/models/{m}:explain`},
 		{"status", "GET", ``, `/v1/models/{m}`},
 	}},
-	ProtocolKServeV2: {selector: `(/versions/[^/]+)?`, surfaces: []surface{
+	ProtocolKServeV2: {selector: `(/versions/[A-Za-z0-9_.-]+)?`, surfaces: []surface{
 		{"infer", "POST", `(?:/infer)?`, `/v2/models/{m}\1/infer`},
 		{"ready", "GET", `/ready`, `/v2/models/{m}\1/ready`},
 		{"metadata", "GET", ``, `/v2/models/{m}\1`},

@@ -34,8 +34,11 @@ func Recognise(svc *corev1.Service, pods []corev1.Pod, opts Options) (Recognitio
 		}
 	}
 	why, err := optedOut(svc)
-	if err != nil || why != "" {
-		return Recognition{Status: StatusOptedOut, Reasons: []string{why}}, err
+	if err != nil {
+		return Recognition{}, err
+	}
+	if why != "" {
+		return Recognition{Status: StatusOptedOut, Reasons: []string{why}}, nil
 	}
 	if _, ok := svc.Labels[LabelInferenceService]; ok {
 		return recogniseKServe(svc, pods, opts)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/kfgate/kfgate/gateway/source/kube"
+	"github.com/kfgate/kfgate/kubeflow"
 )
 
 // serveConfig is serve's configuration, from flags, KFGATE_* environment variables and --config.
@@ -38,6 +39,8 @@ type serveConfig struct {
 	LeaseDuration           time.Duration `mapstructure:"lease-duration"`
 	RenewDeadline           time.Duration `mapstructure:"renew-deadline"`
 	RetryPeriod             time.Duration `mapstructure:"retry-period"`
+	KubeflowModels          bool          `mapstructure:"kubeflow-models"`
+	ModelPathTemplate       string        `mapstructure:"model-path-template"`
 }
 
 func registerServeFlags(cmd *cobra.Command) {
@@ -59,6 +62,8 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.Duration("lease-duration", kube.DefaultLeaderElection.LeaseDuration, "how long a Lease holds without renewal")
 	f.Duration("renew-deadline", kube.DefaultLeaderElection.RenewDeadline, "how long the leader keeps trying to renew before it stops writing Events")
 	f.Duration("retry-period", kube.DefaultLeaderElection.RetryPeriod, "how often replicas try to take or renew the Lease")
+	f.Bool("kubeflow-models", true, "recognise model servers (TF Serving, KServe) and write their Mappings into kfgate.io/generated-config (--source kubernetes; the Lease holder writes)")
+	f.String("model-path-template", kubeflow.DefaultTemplate, "path of each model: {name}, and {namespace} for multi-tenant clusters (/models/{namespace}/{name}/)")
 }
 
 func loadServeConfig(cmd *cobra.Command) (serveConfig, error) {
@@ -131,6 +136,9 @@ func (c serveConfig) validateKube() []error {
 	if c.LeaderElection && (c.RetryPeriod <= 0 || c.RenewDeadline <= c.RetryPeriod || c.LeaseDuration <= c.RenewDeadline) {
 		errs = append(errs, fmt.Errorf("--retry-period %s, --renew-deadline %s, --lease-duration %s: want 0 < retry-period < renew-deadline < lease-duration",
 			c.RetryPeriod, c.RenewDeadline, c.LeaseDuration))
+	}
+	if _, err := kubeflow.ParseTemplate(c.ModelPathTemplate); err != nil {
+		errs = append(errs, fmt.Errorf("--model-path-template: %w", err))
 	}
 	return errs
 }

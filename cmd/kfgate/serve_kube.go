@@ -19,6 +19,8 @@ import (
 	"github.com/kfgate/kfgate/gateway/controlplane"
 	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/gateway/source/kube"
+	"github.com/kfgate/kfgate/kubeflow"
+	"github.com/kfgate/kfgate/kubeflow/controller"
 )
 
 // inClusterNamespace is where Kubernetes tells a pod its namespace.
@@ -58,8 +60,17 @@ func (c serveConfig) kubeOptions(reg prometheus.Registerer, log logr.Logger) (ku
 	if le.Identity, err = identity(); err != nil {
 		return kube.Options{}, err
 	}
-	return kube.Options{Config: rc, Namespaces: c.WatchNamespaces, Leader: le, Component: "kfgate",
-		Debounce: source.Debounce{Holdoff: c.Holdoff, Max: c.MaxHoldoff}, Logger: log.WithName("kube"), Registry: reg}, nil
+	o := kube.Options{Config: rc, Namespaces: c.WatchNamespaces, Leader: le, Component: "kfgate",
+		Debounce: source.Debounce{Holdoff: c.Holdoff, Max: c.MaxHoldoff}, Logger: log.WithName("kube"), Registry: reg}
+	if c.KubeflowModels {
+		tmpl, err := kubeflow.ParseTemplate(c.ModelPathTemplate)
+		if err != nil {
+			return kube.Options{}, fmt.Errorf("--model-path-template: %w", err)
+		}
+		o.Pods = true
+		o.Extensions = append(o.Extensions, controller.New(controller.Options{Template: tmpl, ID: c.ID, Log: log.WithName("kubeflow")}))
+	}
+	return o, nil
 }
 
 // restConfig is --kubeconfig when given, else the in-cluster configuration, else the usual

@@ -321,7 +321,7 @@ func (c *cluster) events(t testing.TB, ns, svc string) []eventsv1.Event {
 	}
 	var out []eventsv1.Event
 	for _, e := range list.Items {
-		if e.Regarding.Kind == "Service" && e.Regarding.Name == svc && e.ReportingController == "kfgate" {
+		if e.Regarding.Kind == "Service" && e.Regarding.Name == svc && strings.HasPrefix(e.ReportingController, "kfgate") {
 			out = append(out, e)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfgate/kfgate/gateway/source/kube"
+	"github.com/kfgate/kfgate/kubeflow"
 	"github.com/kfgate/kfgate/test/xdsclient"
 )
 
@@ -170,7 +171,7 @@ func TestLeastPrivilege(t *testing.T) {
 	ns := c.namespace(t)
 	objs := rbacObjects(t, ns)
 	want := map[string]string{
-		"ClusterRole/kfgate-controlplane":          "/services:get,list,watch discovery.k8s.io/endpointslices:get,list,watch events.k8s.io/events:create,patch",
+		"ClusterRole/kfgate-controlplane":          "/services:get,list,watch,patch /pods:get,list,watch discovery.k8s.io/endpointslices:get,list,watch events.k8s.io/events:create,patch",
 		"Role/kfgate-controlplane-leader-election": "coordination.k8s.io/leases:get,create,update",
 	}
 	for _, o := range objs {
@@ -202,6 +203,7 @@ func TestLeastPrivilege(t *testing.T) {
 	p := startPlane(t, sa.Config(), "default", func(o *kube.Options) {
 		o.Leader = testLeader(ns, "restricted")
 		o.Leader.Name = "kfgate-test"
+		withModels(kubeflow.DefaultTemplate)(o) // the model-server annotator reads Pods and applies to Services
 	})
 	envoy := p.envoy(t, "envoy")
 	// Every namespace is watched: prefixes of their own keep clear of the other tests' Services.
@@ -213,6 +215,9 @@ func TestLeastPrivilege(t *testing.T) {
 	})
 	c.waitLease(t, ns, "restricted")
 	c.waitEvent(t, ns, "bad", corev1.EventTypeWarning, "InvalidMapping")
+	model := "least-" + ns
+	c.create(t, tfServing(ns, model))
+	envoy.Wait(t, "a model annotated under least privilege", forwards(t, "POST", "/models/"+model+"/", ns+"/"+model+"/8500", "/v1/models/"+model+":predict"))
 }
 
 // rbacObjects reads the control plane's RBAC manifest, moved into namespace ns.

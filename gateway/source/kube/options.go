@@ -5,6 +5,10 @@
 package kube
 
 import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
 	"errors"
 	"fmt"
 	"time"
@@ -30,6 +34,19 @@ type Options struct {
 	// replaced by a fresh copy of itself (controlplane.Runner.Compact), so that memory sized for the
 	// peak is given back. 0 means DefaultCompactFrom.
 	CompactFrom int
+	// Pods adds a Pod informer (pods cut down to what the model-server helper reads) for extensions.
+	Pods bool
+	// Extensions run on the Source's manager: the Kubeflow model-server annotator is one.
+	Extensions []Extension
+}
+
+// Extension is a controller that shares the Source's manager and caches and writes only while its
+// replica holds the Lease (every replica when leader election is disabled).
+type Extension interface {
+	// Setup registers informers and handlers; it runs before the manager starts.
+	Setup(mgr manager.Manager) error
+	// Lead runs while this replica leads, until ctx ends.
+	Lead(ctx context.Context)
 }
 
 // DefaultCompactFrom is the peak below which a scale-down is not worth compacting the Engine.

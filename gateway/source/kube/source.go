@@ -73,6 +73,11 @@ func New(opts Options, runner *controlplane.Runner) (*Source, error) {
 			LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Leader.Identity},
 		}
 	}
+	for _, e := range opts.Extensions {
+		if err := e.Setup(mgr); err != nil {
+			return nil, fmt.Errorf("setting up an extension: %w", err)
+		}
+	}
 	runner.OnPublish(func(res *build.Result) { s.writer.enqueue(s.plan.plan(res.Diagnostics)) })
 	return s, nil
 }
@@ -93,6 +98,9 @@ func newManager(opts Options) (manager.Manager, error) {
 		&corev1.Service{}:            {Transform: stripService},
 		&discoveryv1.EndpointSlice{}: {Label: labels.NewSelector().Add(*owned), Transform: stripSlice},
 	}}
+	if opts.Pods {
+		copts.ByObject[&corev1.Pod{}] = cache.ByObject{Transform: stripPod}
+	}
 	if len(opts.Namespaces) > 0 {
 		copts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range opts.Namespaces {
@@ -140,7 +148,7 @@ func (s *Source) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		if s.lock == nil {
-			s.writer.Start(ctx)
+			s.startLeading(ctx)
 			return nil
 		}
 		s.lead(ctx)
@@ -157,7 +165,7 @@ func (s *Source) lead(ctx context.Context) {
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock: s.lock, LeaseDuration: l.LeaseDuration, RenewDeadline: l.RenewDeadline, RetryPeriod: l.RetryPeriod,
 			ReleaseOnCancel: true, Name: l.Name,
-			Callbacks: leaderelection.LeaderCallbacks{OnStartedLeading: s.writer.Start, OnStoppedLeading: func() {}},
+			Callbacks: leaderelection.LeaderCallbacks{OnStartedLeading: s.startLeading, OnStoppedLeading: func() {}},
 		})
 		if err != nil { // only invalid timings, which validate rejects
 			s.log.Error(err, "leader election")
@@ -165,4 +173,13 @@ func (s *Source) lead(ctx context.Context) {
 		}
 		le.Run(ctx)
 	}
+}
+
+// startLeading starts what only the leader does: the Event writer and the extensions. ctx ends when
+// the Lease is lost.
+func (s *Source) startLeading(ctx context.Context) {
+	for _, e := range s.opts.Extensions {
+		go e.Lead(ctx)
+	}
+	s.writer.Start(ctx)
 }

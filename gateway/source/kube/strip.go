@@ -127,3 +127,19 @@ func withoutVersion(m metav1.ObjectMeta) metav1.ObjectMeta {
 	}
 	return m
 }
+
+// stripPod keeps what the model-server helper reads of a Pod: identity, labels, phase and each
+// container's image, command and args.
+func stripPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{ObjectMeta: stripMeta(pod.ObjectMeta, func(string) bool { return false }),
+		Status: corev1.PodStatus{Phase: pod.Status.Phase}}
+	out.Labels = pod.Labels
+	for _, c := range pod.Spec.Containers {
+		out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, Ports: c.Ports})
+	}
+	return out, nil
+}

@@ -1,0 +1,191 @@
+// Package controller is the Kubeflow model-server annotator: on the leader replica of
+// `kfgate serve --source kubernetes`, it recognises model servers among the Services (package
+// kubeflow, pure), and writes each one's Mappings into the annotation kfgate.io/generated-config with
+// server-side apply under its own field manager, so that no other annotation of the Service is ever
+// touched. The control plane then reads that annotation like any other.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/kubeflow"
+)
+
+// The permissions the annotator adds to the control plane's (kustomize/base/controlplane/rbac.yaml).
+//
+// +kubebuilder:rbac:groups="",resources=services,verbs=patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+
+// FieldManager owns the generated annotation; nothing else of a Service is applied by it.
+const FieldManager = "kfgate-kubeflow"
+
+// Options configure the annotator.
+type Options struct {
+	Template kubeflow.Template
+	ID       string // ambassador_id of the installation
+	Log      logr.Logger
+	// Holdoff batches bursts of changes into one pass.
+	Holdoff time.Duration
+}
+
+// Controller is a kube.Extension.
+type Controller struct {
+	o      Options
+	c      client.Client
+	rec    events.EventRecorder
+	poke   chan struct{}
+	mu     sync.Mutex
+	warned map[string]string // Service key → the last Warning note posted
+	// released holds the Services whose annotation the annotator gave up this run: a user who wrote
+	// the annotation themselves keeps it, and is not re-applied to on every pass.
+	released map[string]bool
+}
+
+// New returns an annotator; Setup and Lead are called by the Kubernetes source.
+func New(o Options) *Controller {
+	if o.Holdoff <= 0 {
+		o.Holdoff = 100 * time.Millisecond
+	}
+	return &Controller{o: o, poke: make(chan struct{}, 1), warned: map[string]string{}, released: map[string]bool{}}
+}
+
+// Setup registers for Service and Pod changes on the shared caches.
+func (c *Controller) Setup(mgr manager.Manager) error {
+	c.c = mgr.GetClient()
+	c.rec = mgr.GetEventRecorder(FieldManager)
+	h := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { c.trigger() },
+		UpdateFunc: func(any, any) { c.trigger() },
+		DeleteFunc: func(any) { c.trigger() },
+	}
+	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Pod{}} {
+		inf, err := mgr.GetCache().GetInformer(context.Background(), obj)
+		if err != nil {
+			return fmt.Errorf("informer for %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Controller) trigger() {
+	select {
+	case c.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Lead reconciles every model Service now and after every change, until ctx ends.
+func (c *Controller) Lead(ctx context.Context) {
+	c.o.Log.Info("annotating model servers", "template", c.o.Template.String())
+	c.trigger()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.poke:
+		}
+		select { // let a burst settle
+		case <-ctx.Done():
+			return
+		case <-time.After(c.o.Holdoff):
+		}
+		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.o.Log.Error(err, "annotating model servers; retrying")
+			time.AfterFunc(time.Second, c.trigger)
+		}
+	}
+}
+
+// Reconcile makes every Service's generated annotation what its recognition says.
+func (c *Controller) Reconcile(ctx context.Context) error {
+	var svcs corev1.ServiceList
+	if err := c.c.List(ctx, &svcs); err != nil {
+		return err
+	}
+	var pods corev1.PodList
+	if err := c.c.List(ctx, &pods); err != nil {
+		return err
+	}
+	want, notes := plan(svcs.Items, byNamespace(pods.Items), c.o)
+	var errs []error
+	for i := range svcs.Items {
+		svc := &svcs.Items[i]
+		key := svc.Namespace + "/" + svc.Name
+		errs = append(errs, c.converge(ctx, svc, key, want[key]))
+		c.warn(svc, key, notes[key])
+	}
+	return errors.Join(errs...)
+}
+
+// converge applies the annotation when it differs, and gives it up when it is no longer wanted.
+func (c *Controller) converge(ctx context.Context, svc *corev1.Service, key, want string) error {
+	cur, has := svc.Annotations[mapping.AnnotationGenerated]
+	switch {
+	case want != "" && cur == want:
+		return nil
+	case want == "" && (!has || c.isReleased(key)):
+		return nil
+	}
+	ac := corev1ac.Service(svc.Name, svc.Namespace)
+	if want != "" {
+		ac = ac.WithAnnotations(map[string]string{mapping.AnnotationGenerated: want})
+	}
+	// Applying without the annotation removes it only if this manager owns it.
+	if err := c.c.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s: %w", key, err)
+	}
+	c.setReleased(key, want == "")
+	c.o.Log.V(1).Info("generated annotation applied", "service", key, "removed", want == "")
+	return nil
+}
+
+func (c *Controller) isReleased(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.released[key]
+}
+
+func (c *Controller) setReleased(key string, v bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v {
+		c.released[key] = true
+	} else {
+		delete(c.released, key)
+	}
+}
+
+// warn posts a Warning Event when a Service's note changes (a conflict, an invalid setting).
+func (c *Controller) warn(svc *corev1.Service, key string, n note) {
+	c.mu.Lock()
+	last := c.warned[key]
+	if n.text == last {
+		c.mu.Unlock()
+		return
+	}
+	if n.text == "" {
+		delete(c.warned, key)
+	} else {
+		c.warned[key] = n.text
+	}
+	c.mu.Unlock()
+	if n.text != "" {
+		c.rec.Eventf(svc, nil, corev1.EventTypeWarning, n.reason, "Annotate", "%s", n.text)
+	}
+}
