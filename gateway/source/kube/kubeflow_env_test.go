@@ -43,18 +43,19 @@ func tfServing(ns, name string) *corev1.Service {
 // decide asks the route evaluator where the client's RouteConfiguration sends a request.
 func decide(t testing.TB, v xdsclient.View, method, path string) routeeval.Decision {
 	t.Helper()
-	for _, a := range v.Responses[resourcev3.RouteType].GetResources() {
-		var rc routev3.RouteConfiguration
-		if err := a.UnmarshalTo(&rc); err != nil {
-			t.Fatal(err)
-		}
-		r, err := routeeval.Compile(&rc)
-		if err != nil {
-			t.Fatalf("the served RouteConfiguration does not compile: %v", err)
-		}
-		return r.Route(routeeval.Request{Method: method, Authority: "kf.example.com", Path: path, Scheme: "https", Headers: map[string]string{}})
+	rs := v.Responses[resourcev3.RouteType].GetResources()
+	if len(rs) == 0 {
+		return routeeval.Decision{}
 	}
-	return routeeval.Decision{}
+	var rc routev3.RouteConfiguration
+	if err := rs[0].UnmarshalTo(&rc); err != nil {
+		t.Fatal(err)
+	}
+	r, err := routeeval.Compile(&rc)
+	if err != nil {
+		t.Fatalf("the served RouteConfiguration does not compile: %v", err)
+	}
+	return r.Route(routeeval.Request{Method: method, Authority: "kf.example.com", Path: path, Scheme: "https", Headers: map[string]string{}})
 }
 
 func forwards(t testing.TB, method, path, cluster, upstream string) func(xdsclient.View) bool {
@@ -104,7 +105,7 @@ func TestModelServerAnnotated(t *testing.T) {
 	}
 	owners := map[string]string{}
 	for _, mf := range got.ManagedFields {
-		if strings.Contains(string(mf.FieldsV1.Raw), mapping.AnnotationGenerated) {
+		if strings.Contains(mf.FieldsV1.GetRawString(), mapping.AnnotationGenerated) {
 			owners[mf.Manager] = string(mf.Operation)
 		}
 	}
