@@ -58,6 +58,8 @@ bench: envtest test-deps
 
 testdata:
 	$(GO) test ./gateway/build -run TestGolden -update
+	$(GO) test ./kubeflow -run TestGolden -update
+	$(GO) test ./authn -run TestRespondGolden -update
 
 clean:
 	rm -rf bin bench.out
