@@ -1,0 +1,51 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfgate/kfgate/kubeflow"
+)
+
+func svc(ns, name string, created time.Time, labels map[string]string) corev1.Service {
+	return corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, CreationTimestamp: metav1.NewTime(created)},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http-tf-serving", Port: 8500}}}}
+}
+
+func TestPlan(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	svcs := []corev1.Service{
+		svc("b", "mnist", t0.Add(time.Hour), nil),
+		svc("a", "mnist", t0, nil),
+		svc("a", "out", t0, map[string]string{kubeflow.KeyExpose: "false"}),
+		svc("a", "bad", t0, map[string]string{kubeflow.KeyExpose: "maybe"}),
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+	}
+	want, notes := plan(svcs, nil, Options{})
+	if !strings.Contains(want["a/mnist"], "prefix: /models/mnist") || !strings.Contains(want["b/mnist"], "/models/b/mnist") {
+		t.Fatalf("paths: a %q\nb %q", want["a/mnist"], want["b/mnist"])
+	}
+	for _, k := range []string{"a/out", "a/bad", "a/web"} {
+		if want[k] != "" {
+			t.Errorf("%s gets an annotation", k)
+		}
+	}
+	if notes["b/mnist"].reason != kubeflow.ReasonConflict || notes["a/mnist"].text != "" {
+		t.Errorf("conflict notes %+v", notes)
+	}
+	if notes["a/bad"].reason != kubeflow.ReasonInvalid {
+		t.Errorf("invalid expose value: %+v", notes["a/bad"])
+	}
+	// The same input plans the same output, whatever the order of the Services.
+	svcs[0], svcs[1] = svcs[1], svcs[0]
+	again, _ := plan(svcs, nil, Options{})
+	for k, v := range want {
+		if again[k] != v {
+			t.Errorf("%s differs with the order of Services", k)
+		}
+	}
+}
