@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/kfgate/kfgate/authn/bearer"
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 	"github.com/kfgate/kfgate/authn/session"
 )
 
@@ -68,10 +69,11 @@ func New(cfg Config, d Deps) *Authorizer {
 		d.Limiter = newIPLimiter(cfg.Login.RatePerMinute, cfg.Login.Burst, d.Now)
 	}
 	if _, ok := d.Store.(*session.CookieStore); ok {
-		d.Store = &cachedCookieStore{Store: d.Store, absolute: cfg.Session.AbsoluteTimeout, idle: cfg.Session.IdleTimeout, now: d.Now}
+		d.Store = &cachedCookieStore{Store: d.Store, absolute: cfg.Session.AbsoluteTimeout, idle: cfg.Session.IdleTimeout, now: d.Now,
+			memo: ttlcache.New[[32]byte, session.Session](cacheSize)}
 	}
 	if d.Bearer != nil && d.Bearer.Enabled() {
-		d.Bearer = &cachedBearer{BearerVerifier: d.Bearer, now: d.Now}
+		d.Bearer = &cachedBearer{BearerVerifier: d.Bearer, now: d.Now, memo: ttlcache.New[[32]byte, bearer.Identity](cacheSize)}
 	}
 	return &Authorizer{
 		cfg:     cfg,

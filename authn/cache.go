@@ -5,53 +5,16 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/kfgate/kfgate/authn/bearer"
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 	"github.com/kfgate/kfgate/authn/session"
 )
 
-// cacheSize bounds each cache; when full, an arbitrary entry makes room.
+// cacheSize bounds each memo; when full, the oldest entry goes. Keys are SHA-256 digests, so a
+// memo never holds cookie values or tokens themselves.
 const cacheSize = 10000
-
-// memo is a small bounded map with per-entry deadlines, keyed by a SHA-256 digest so that it never
-// holds cookie values or tokens themselves.
-type memo[V any] struct {
-	mu sync.Mutex
-	m  map[[32]byte]memoEntry[V]
-}
-
-type memoEntry[V any] struct {
-	v        V
-	deadline time.Time
-}
-
-func (c *memo[V]) get(k [32]byte, now time.Time) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok || now.After(e.deadline) {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
-func (c *memo[V]) put(k [32]byte, v V, deadline time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[[32]byte]memoEntry[V]{}
-	}
-	if len(c.m) >= cacheSize {
-		for old := range c.m {
-			delete(c.m, old)
-			break
-		}
-	}
-	c.m[k] = memoEntry[V]{v, deadline}
-}
 
 // cachedCookieStore keeps recently opened cookie sessions, so that a busy browser's requests do not
 // each decrypt and decode its cookie. A cookie that differs in any byte is another key, so tampered
@@ -61,7 +24,7 @@ type cachedCookieStore struct {
 	session.Store
 	absolute, idle time.Duration
 	now            func() time.Time
-	memo           memo[session.Session]
+	memo           *ttlcache.Cache[[32]byte, session.Session]
 }
 
 func (c *cachedCookieStore) key(cookies []*http.Cookie) ([32]byte, bool) {
@@ -90,13 +53,13 @@ func (c *cachedCookieStore) Load(ctx context.Context, cookies []*http.Cookie) (*
 	k, ok := c.key(cookies)
 	now := c.now()
 	if ok {
-		if s, hit := c.memo.get(k, now); hit && now.Before(s.Created.Add(c.absolute)) && now.Before(s.LastSeen.Add(c.idle)) {
+		if s, hit := c.memo.Get(k, now); hit && now.Before(s.Created.Add(c.absolute)) && now.Before(s.LastSeen.Add(c.idle)) {
 			return &s, nil
 		}
 	}
 	s, err := c.Store.Load(ctx, cookies)
 	if err == nil && ok {
-		c.memo.put(k, *s, now.Add(time.Minute))
+		c.memo.Put(k, *s, now.Add(time.Minute))
 	}
 	return s, err
 }
@@ -106,14 +69,14 @@ func (c *cachedCookieStore) Load(ctx context.Context, cookies []*http.Cookie) (*
 type cachedBearer struct {
 	BearerVerifier
 	now  func() time.Time
-	memo memo[bearer.Identity]
+	memo *ttlcache.Cache[[32]byte, bearer.Identity]
 }
 
 // Verify implements BearerVerifier.
 func (c *cachedBearer) Verify(ctx context.Context, raw string) (bearer.Identity, error) {
 	k := sha256.Sum256([]byte(raw))
 	now := c.now()
-	if id, ok := c.memo.get(k, now); ok {
+	if id, ok := c.memo.Get(k, now); ok {
 		return id, nil
 	}
 	id, err := c.BearerVerifier.Verify(ctx, raw)
@@ -124,6 +87,6 @@ func (c *cachedBearer) Verify(ctx context.Context, raw string) (bearer.Identity,
 	if !id.Expiry.IsZero() && id.Expiry.Before(deadline) {
 		deadline = id.Expiry
 	}
-	c.memo.put(k, id, deadline)
+	c.memo.Put(k, id, deadline)
 	return id, nil
 }

@@ -13,6 +13,8 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authzv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 )
 
 const (
@@ -27,7 +29,7 @@ type Checker struct {
 	cfg    Config
 	sars   authzv1client.SubjectAccessReviewInterface
 	now    func() time.Time
-	cache  *ttlCache[[sha256.Size]byte, answer]
+	cache  *ttlcache.Cache[[sha256.Size]byte, answer]
 	flight singleflight.Group
 }
 
@@ -48,7 +50,7 @@ func NewChecker(c Config, sars authzv1client.SubjectAccessReviewInterface, now f
 	if now == nil {
 		now = time.Now
 	}
-	return &Checker{cfg: c, sars: sars, now: now, cache: newTTLCache[[sha256.Size]byte, answer](maxAnswers)}, nil
+	return &Checker{cfg: c, sars: sars, now: now, cache: ttlcache.New[[sha256.Size]byte, answer](maxAnswers)}, nil
 }
 
 // Allowed asks whether user (in groups) may <verb> <group>/<resource> in namespace. Answers, allowed
@@ -67,7 +69,7 @@ func (c *Checker) Allowed(ctx context.Context, user string, groups []string, nam
 	slices.Sort(groups)
 	groups = slices.Compact(groups)
 	key := cacheKey(user, groups, namespace)
-	if a, ok := c.cache.get(key, c.now()); ok {
+	if a, ok := c.cache.Get(key, c.now()); ok {
 		return a.allowed, a.reason, nil
 	}
 	ch := c.flight.DoChan(string(key[:]), func() (any, error) {
@@ -78,7 +80,7 @@ func (c *Checker) Allowed(ctx context.Context, user string, groups []string, nam
 		if err != nil {
 			return nil, err
 		}
-		c.cache.put(key, a, c.now().Add(c.cfg.CacheTTL))
+		c.cache.Put(key, a, c.now().Add(c.cfg.CacheTTL))
 		return a, nil
 	})
 	select {

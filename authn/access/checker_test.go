@@ -234,20 +234,3 @@ func TestCacheKey(t *testing.T) {
 		}
 	}
 }
-
-func TestTTLCacheBounded(t *testing.T) {
-	c := newTTLCache[int, int](3)
-	now := time.Unix(0, 0)
-	for i := range 5 {
-		c.put(i, i, now.Add(time.Minute))
-	}
-	if c.len() != 3 {
-		t.Fatalf("%d entries", c.len())
-	}
-	if _, ok := c.get(1, now); ok {
-		t.Fatal("an old entry survived")
-	}
-	if v, ok := c.get(4, now); !ok || v != 4 {
-		t.Fatal("the newest entry is gone")
-	}
-}

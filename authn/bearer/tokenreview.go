@@ -11,6 +11,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
+
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 )
 
 const (
@@ -32,7 +34,7 @@ type reviewer struct {
 	prefix    string
 	ttl       time.Duration
 	now       func() time.Time
-	cache     *ttlCache[[sha256.Size]byte, reviewed]
+	cache     *ttlcache.Cache[[sha256.Size]byte, reviewed]
 	flight    singleflight.Group
 	// slots caps the TokenReviews in flight: unauthenticated clients choose the tokens.
 	slots chan struct{}
@@ -54,7 +56,7 @@ func (r *reviewer) takes(iss string) bool { return r.issuer == "" || iss == r.is
 // cached.
 func (r *reviewer) review(ctx context.Context, raw string, p peeked) (Identity, error) {
 	key := sha256.Sum256([]byte(raw))
-	if res, ok := r.cache.get(key, r.now()); ok {
+	if res, ok := r.cache.Get(key, r.now()); ok {
 		return res.identity()
 	}
 	ch := r.flight.DoChan(string(key[:]), func() (any, error) {
@@ -81,7 +83,7 @@ func (r *reviewer) review(ctx context.Context, raw string, p peeked) (Identity, 
 		case !p.exp.IsZero() && p.exp.Before(expires):
 			expires = p.exp // never answer for a token past its expiry
 		}
-		r.cache.put(key, out, expires)
+		r.cache.Put(key, out, expires)
 		return out, nil
 	})
 	select {

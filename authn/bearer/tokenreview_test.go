@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 )
 
 // fakeReviews answers TokenReviews with answer; it counts them.
@@ -218,14 +220,14 @@ func TestTokenReviewCacheBounded(t *testing.T) {
 		return authenticated(), nil
 	}}
 	v := reviewVerifier(t, clk, Kubernetes{}, f)
-	v.review.cache = newTTLCache[[32]byte, reviewed](10)
+	v.review.cache = ttlcache.New[[32]byte, reviewed](10)
 	for i := range 30 {
 		raw := key(t, "rsa-sa").sign(t, map[string]any{"iss": "https://k8s.example", "jti": i})
 		if _, err := v.Verify(t.Context(), raw); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := v.review.cache.len(); n != 10 {
+	if n := v.review.cache.Len(); n != 10 {
 		t.Fatalf("%d cached answers, want 10", n)
 	}
 }

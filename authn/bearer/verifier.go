@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-logr/logr"
 	authv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
+
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 )
 
 // Options are the Verifier's dependencies.
@@ -88,7 +90,7 @@ func New(cfg Config, o Options) (*Verifier, error) {
 			ttl = DefaultReviewTTL
 		}
 		v.review = &reviewer{api: o.TokenReviews, issuer: k.Issuer, audiences: k.Audiences, prefix: k.UserPrefix,
-			ttl: ttl, now: o.Now, cache: newTTLCache[[sha256.Size]byte, reviewed](maxReviews),
+			ttl: ttl, now: o.Now, cache: ttlcache.New[[sha256.Size]byte, reviewed](maxReviews),
 			slots: make(chan struct{}, maxReviewsInFlight)}
 	default:
 		return nil, fmt.Errorf("bearer.kubernetes.mode %q is unknown (was the Config validated?)", k.Mode)

@@ -1,4 +1,6 @@
-package bearer
+// Package ttlcache is the small bounded cache the authn packages share: each entry lives until its own
+// expiry, and when the cache is full the oldest entry goes.
+package ttlcache
 
 import (
 	"container/list"
@@ -6,9 +8,9 @@ import (
 	"time"
 )
 
-// ttlCache holds at most max entries, each until its own expiry; when full, the oldest entry goes.
+// Cache holds at most max entries, each until its own expiry; when full, the oldest entry goes.
 // Entries are stored in insertion order, so the oldest is at the front.
-type ttlCache[K comparable, V any] struct {
+type Cache[K comparable, V any] struct {
 	mu    sync.Mutex
 	max   int
 	items map[K]*list.Element
@@ -21,12 +23,13 @@ type cacheEntry[K comparable, V any] struct {
 	expires time.Time
 }
 
-func newTTLCache[K comparable, V any](maxEntries int) *ttlCache[K, V] {
-	return &ttlCache[K, V]{max: maxEntries, items: make(map[K]*list.Element)}
+// New returns a cache of at most maxEntries entries.
+func New[K comparable, V any](maxEntries int) *Cache[K, V] {
+	return &Cache[K, V]{max: maxEntries, items: make(map[K]*list.Element)}
 }
 
-// get returns the value for k unless it has expired at now.
-func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
+// Get returns the value for k unless it has expired at now.
+func (c *Cache[K, V]) Get(k K, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var zero V
@@ -43,8 +46,8 @@ func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
 	return e.val, true
 }
 
-// put stores v for k until expires, evicting the oldest entries beyond max.
-func (c *ttlCache[K, V]) put(k K, v V, expires time.Time) {
+// Put stores v for k until expires, evicting the oldest entries beyond max.
+func (c *Cache[K, V]) Put(k K, v V, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
@@ -58,7 +61,8 @@ func (c *ttlCache[K, V]) put(k K, v V, expires time.Time) {
 	}
 }
 
-func (c *ttlCache[K, V]) len() int {
+// Len is the number of entries held, expired ones included.
+func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.order.Len()

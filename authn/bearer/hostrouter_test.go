@@ -4,40 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 )
-
-func TestTTLCache(t *testing.T) {
-	now := time.Unix(1000, 0)
-	c := newTTLCache[string, int](3)
-	c.put("a", 1, now.Add(time.Second))
-	if v, ok := c.get("a", now); !ok || v != 1 {
-		t.Fatalf("get a: %v %v", v, ok)
-	}
-	if _, ok := c.get("a", now.Add(time.Second)); ok {
-		t.Fatal("an entry outlived its expiry")
-	}
-	if c.len() != 0 {
-		t.Fatal("an expired entry stayed")
-	}
-	for i, k := range []string{"a", "b", "c", "d"} {
-		c.put(k, i, now.Add(time.Hour))
-	}
-	if c.len() != 3 {
-		t.Fatalf("%d entries, want at most 3", c.len())
-	}
-	if _, ok := c.get("a", now); ok {
-		t.Fatal("the oldest entry was not evicted")
-	}
-	c.put("b", 10, now.Add(time.Hour)) // b is now the newest
-	c.put("e", 4, now.Add(time.Hour))
-	if _, ok := c.get("c", now); ok {
-		t.Fatal("c should have been evicted before the rewritten b")
-	}
-	if v, _ := c.get("b", now); v != 10 {
-		t.Fatalf("b = %d", v)
-	}
-}
 
 type recorder struct{ hosts []string }
 
