@@ -61,6 +61,11 @@ func decodeAuthService(o *object, namespace string) *AuthService {
 	a.AllowedRequestHeaders = headerList(o, "allowed_request_headers")
 	a.AllowedAuthorizationHeaders = headerList(o, "allowed_authorization_headers")
 	a.FailureModeAllow, _ = o.boolean("failure_mode_allow")
+	if a.FailureModeAllow {
+		// Allowed as Emissary allows it, but said out loud: the auth service's header hygiene is skipped too.
+		o.r.report(o.value("failure_mode_allow"), SeverityWarning, ReasonInvalid, "failure_mode_allow",
+			"true lets every request through unauthenticated when the auth service fails or is slow, with any identity headers (kubeflow-userid) the client sent")
+	}
 	if s := o.child("status_on_error"); s != nil {
 		if code, ok := s.integer("code", 100, 599); ok {
 			a.StatusOnError = int(code)
