@@ -2,6 +2,7 @@ package kubeflow
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -158,5 +159,25 @@ func TestRecogniseOddServices(t *testing.T) {
 			}
 		}
 		t.Logf("odd Service %d: %s %v %v", i, rec.Status, rec.Reasons, err)
+	}
+}
+
+func TestExpandIsOnePass(t *testing.T) {
+	env := map[string]string{"MODEL_NAME": "mnist", "A": "$(B)", "B": "x"}
+	got := expand([]string{"--model_name=$(MODEL_NAME)", "$(A)", "$$(MODEL_NAME)", "$(UNSET)", "$(", "cost: 5$"}, env)
+	want := []string{"--model_name=mnist", "$(B)", "$(MODEL_NAME)", "$(UNSET)", "$(", "cost: 5$"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("expand(%d) = %q, want %q", i, got[i], want[i])
+		}
+	}
+	// A chain that doubles at every step stays bounded: the token is left as it was.
+	chain := map[string]string{}
+	for i := range 40 {
+		chain[fmt.Sprintf("V%02d", i)] = fmt.Sprintf("$(V%02d)$(V%02d)", i+1, i+1)
+	}
+	big := strings.Repeat("$(V00)", 1000)
+	if out := expand([]string{big}, chain)[0]; len(out) > maxExpanded && out != big {
+		t.Fatalf("expansion grew to %d bytes", len(out))
 	}
 }

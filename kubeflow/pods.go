@@ -3,7 +3,6 @@ package kubeflow
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -129,17 +128,56 @@ func envOf(c *corev1.Container) map[string]string {
 	return env
 }
 
-// expand substitutes $(VAR) references the way the kubelet does for command and args.
+// expand substitutes $(VAR) references the way the kubelet does for command and args: in one pass,
+// never re-reading what a substitution inserted (so "$(A)" whose value holds "$(B)" stays as is, and
+// chains of variables cannot blow up), with "$$" for a literal "$". A token that would grow past
+// maxExpanded is left unexpanded: pods are written by namespace users.
 func expand(tokens []string, env map[string]string) []string {
-	names := slices.Sorted(maps.Keys(env))
 	out := make([]string, len(tokens))
 	for i, t := range tokens {
-		for _, name := range names {
-			t = strings.ReplaceAll(t, "$("+name+")", env[name])
-		}
-		out[i] = t
+		out[i] = expandOne(t, env)
 	}
 	return out
+}
+
+const maxExpanded = 4096
+
+func expandOne(t string, env map[string]string) string {
+	if !strings.Contains(t, "$") {
+		return t
+	}
+	var b strings.Builder
+	for i := 0; i < len(t); i++ {
+		if t[i] != '$' || i+1 >= len(t) {
+			b.WriteByte(t[i])
+			continue
+		}
+		switch next := t[i+1]; {
+		case next == '$':
+			b.WriteByte('$')
+			i++
+		case next == '(':
+			end := strings.IndexByte(t[i+2:], ')')
+			if end < 0 {
+				b.WriteString(t[i:])
+				i = len(t)
+				continue
+			}
+			name := t[i+2 : i+2+end]
+			if v, ok := env[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(t[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+		if b.Len() > maxExpanded {
+			return t
+		}
+	}
+	return b.String()
 }
 
 var unquote = strings.NewReplacer(`'`, "", `"`, "")

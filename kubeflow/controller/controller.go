@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
@@ -43,15 +44,20 @@ type Options struct {
 
 // Controller is a kube.Extension.
 type Controller struct {
-	o      Options
-	c      client.Client
-	rec    events.EventRecorder
-	poke   chan struct{}
-	mu     sync.Mutex
-	warned map[string]string // Service key → the last Warning note posted
+	o    Options
+	c    client.Client
+	rec  events.EventRecorder
+	poke chan struct{}
+	// leading is held for a whole term: a term that starts while the last one is still ending (the
+	// Lease lost and won back within a retry period) waits for it.
+	leading sync.Mutex
+	mu      sync.Mutex
+	warned  map[string]string // Service key → the last Warning note posted
 	// released holds the Services whose annotation the annotator gave up this run: a user who wrote
 	// the annotation themselves keeps it, and is not re-applied to on every pass.
 	released map[string]bool
+	// conflicted holds, per Service, the text another field manager's ownership refused.
+	conflicted map[string]string
 }
 
 // New returns an annotator; Setup and Lead are called by the Kubernetes source.
@@ -59,7 +65,7 @@ func New(o Options) *Controller {
 	if o.Holdoff <= 0 {
 		o.Holdoff = 100 * time.Millisecond
 	}
-	return &Controller{o: o, poke: make(chan struct{}, 1), warned: map[string]string{}, released: map[string]bool{}}
+	return &Controller{o: o, poke: make(chan struct{}, 1), warned: map[string]string{}, released: map[string]bool{}, conflicted: map[string]string{}}
 }
 
 // Setup registers for Service and Pod changes on the shared caches.
@@ -67,8 +73,12 @@ func (c *Controller) Setup(mgr manager.Manager) error {
 	c.c = mgr.GetClient()
 	c.rec = mgr.GetEventRecorder(FieldManager)
 	h := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.trigger() },
-		UpdateFunc: func(any, any) { c.trigger() },
+		AddFunc: func(any) { c.trigger() },
+		UpdateFunc: func(old, cur any) {
+			if changed(old, cur) {
+				c.trigger()
+			}
+		},
 		DeleteFunc: func(any) { c.trigger() },
 	}
 	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Pod{}} {
@@ -92,6 +102,12 @@ func (c *Controller) trigger() {
 
 // Lead reconciles every model Service now and after every change, until ctx ends.
 func (c *Controller) Lead(ctx context.Context) {
+	c.leading.Lock()
+	defer c.leading.Unlock()
+	c.mu.Lock()
+	// What another leader did meanwhile is unknown: start from what the Services say.
+	c.warned, c.released, c.conflicted = map[string]string{}, map[string]bool{}, map[string]string{}
+	c.mu.Unlock()
 	c.o.Log.Info("annotating model servers", "template", c.o.Template.String())
 	c.trigger()
 	for {
@@ -124,35 +140,104 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 	}
 	want, notes := plan(svcs.Items, byNamespace(pods.Items), c.o)
 	var errs []error
+	seen := map[string]bool{}
 	for i := range svcs.Items {
 		svc := &svcs.Items[i]
 		key := svc.Namespace + "/" + svc.Name
-		errs = append(errs, c.converge(ctx, svc, key, want[key]))
-		c.warn(svc, key, notes[key])
+		seen[key] = true
+		if svc.DeletionTimestamp != nil || ctx.Err() != nil {
+			continue
+		}
+		n, err := c.converge(ctx, svc, key, want[key])
+		errs = append(errs, err)
+		if n.text == "" {
+			n = notes[key]
+		}
+		c.warn(svc, key, n)
 	}
+	c.forget(seen)
 	return errors.Join(errs...)
 }
 
 // converge applies the annotation when it differs, and gives it up when it is no longer wanted.
-func (c *Controller) converge(ctx context.Context, svc *corev1.Service, key, want string) error {
+// Ownership is never forced: an annotation another field manager holds (a hand-written one, or
+// GitOps applying `kfgate kubeflow annotate` output) is left to it, and the Service is told.
+func (c *Controller) converge(ctx context.Context, svc *corev1.Service, key, want string) (note, error) {
 	cur, has := svc.Annotations[mapping.AnnotationGenerated]
 	switch {
 	case want != "" && cur == want:
-		return nil
+		return note{}, nil
 	case want == "" && (!has || c.isReleased(key)):
-		return nil
+		return note{}, nil
+	case want != "" && c.conflictedOn(key) == want:
+		return note{}, nil // another writer holds it; tried with this text already
 	}
 	ac := corev1ac.Service(svc.Name, svc.Namespace)
 	if want != "" {
 		ac = ac.WithAnnotations(map[string]string{mapping.AnnotationGenerated: want})
 	}
 	// Applying without the annotation removes it only if this manager owns it.
-	if err := c.c.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying %s: %w", key, err)
+	err := c.c.Apply(ctx, ac, client.FieldOwner(FieldManager))
+	switch {
+	case apierrors.IsConflict(err):
+		c.setConflicted(key, want)
+		return note{kubeflow.ReasonConflict, "kfgate.io/generated-config is managed by another writer (" + conflictManagers(err) +
+			"); kfgate leaves it as it is. Remove it, or let kfgate own it, for kfgate to keep it up to date."}, nil
+	case err != nil:
+		return note{}, fmt.Errorf("applying %s: %w", key, err)
 	}
 	c.setReleased(key, want == "")
+	c.setConflicted(key, "")
 	c.o.Log.V(1).Info("generated annotation applied", "service", key, "removed", want == "")
-	return nil
+	return note{}, nil
+}
+
+// conflictManagers names who holds the field, from the API server's conflict message.
+func conflictManagers(err error) string {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		if d := st.Status().Details; d != nil && len(d.Causes) > 0 {
+			return d.Causes[0].Message
+		}
+	}
+	return "a conflict"
+}
+
+// forget drops what is remembered of Services that no longer exist.
+func (c *Controller) forget(seen map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.warned {
+		if !seen[k] {
+			delete(c.warned, k)
+		}
+	}
+	for k := range c.released {
+		if !seen[k] {
+			delete(c.released, k)
+		}
+	}
+	for k := range c.conflicted {
+		if !seen[k] {
+			delete(c.conflicted, k)
+		}
+	}
+}
+
+func (c *Controller) conflictedOn(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conflicted[key]
+}
+
+func (c *Controller) setConflicted(key, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if text == "" {
+		delete(c.conflicted, key)
+	} else {
+		c.conflicted[key] = text
+	}
 }
 
 func (c *Controller) isReleased(key string) bool {
@@ -185,7 +270,7 @@ func (c *Controller) warn(svc *corev1.Service, key string, n note) {
 		c.warned[key] = n.text
 	}
 	c.mu.Unlock()
-	if n.text != "" {
+	if n.text != "" && c.rec != nil {
 		c.rec.Eventf(svc, nil, corev1.EventTypeWarning, n.reason, "Annotate", "%s", n.text)
 	}
 }

@@ -3,9 +3,14 @@ package controller
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/kubeflow"
 )
 
@@ -30,7 +35,13 @@ func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, o Options) (map[s
 			continue
 		}
 		if r.Exposed() {
-			models = append(models, *r.Model)
+			m := *r.Model
+			if holdsShortPath(svc, m, o) {
+				// Whoever serves a path keeps it: creation time alone would let any old Service, newly
+				// labelled a model server in another namespace, take a model's path away.
+				m.Created = time.Time{}
+			}
+			models = append(models, m)
 		}
 	}
 	slices.SortFunc(models, func(a, b kubeflow.Model) int { return cmp.Compare(a.Key(), b.Key()) })
@@ -58,4 +69,34 @@ func byNamespace(pods []corev1.Pod) map[string][]corev1.Pod {
 		out[p.Namespace] = append(out[p.Namespace], p)
 	}
 	return out
+}
+
+// changed says whether an update can change a plan: the caches' objects are already cut down to
+// what recognition reads, so anything but the resourceVersion (a Pod's readiness, say) counts.
+// Copies are compared: the caches' own objects are shared and must not be written.
+func changed(old, cur any) bool {
+	o, ok1 := old.(runtime.Object)
+	n, ok2 := cur.(runtime.Object)
+	if !ok1 || !ok2 {
+		return true
+	}
+	oc, nc := o.DeepCopyObject(), n.DeepCopyObject()
+	om, ok1 := oc.(metav1.Object)
+	nm, ok2 := nc.(metav1.Object)
+	if !ok1 || !ok2 {
+		return true
+	}
+	om.SetResourceVersion("")
+	nm.SetResourceVersion("")
+	return !equality.Semantic.DeepEqual(oc, nc)
+}
+
+// holdsShortPath reports whether the Service's annotation already serves m at the template's path.
+func holdsShortPath(svc *corev1.Service, m kubeflow.Model, o Options) bool {
+	cur := svc.Annotations[mapping.AnnotationGenerated]
+	if cur == "" {
+		return false
+	}
+	text, err := kubeflow.Generate(m, o.Template.Path(m.Namespace, m.Name), kubeflow.GenerateOptions{ID: o.ID})
+	return err == nil && text == cur
 }

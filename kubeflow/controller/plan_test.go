@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/kubeflow"
 )
 
@@ -47,5 +48,38 @@ func TestPlan(t *testing.T) {
 		if again[k] != v {
 			t.Errorf("%s differs with the order of Services", k)
 		}
+	}
+}
+
+// The model that serves a path keeps it, even against an older Service newly labelled a model
+// server elsewhere.
+func TestPlanIncumbentKeepsItsPath(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	incumbent := svc("b", "mnist", t0.Add(time.Hour), nil)
+	first, _ := plan([]corev1.Service{incumbent}, nil, Options{})
+	incumbent.Annotations = map[string]string{mapping.AnnotationGenerated: first["b/mnist"]}
+	squatter := svc("a", "mnist", t0, nil) // older, but late to the path
+	want, notes := plan([]corev1.Service{incumbent, squatter}, nil, Options{})
+	if want["b/mnist"] != first["b/mnist"] {
+		t.Fatal("the incumbent lost its path")
+	}
+	if !strings.Contains(want["a/mnist"], "/models/a/mnist") || notes["a/mnist"].reason != kubeflow.ReasonConflict {
+		t.Fatalf("the newcomer: %q %+v", want["a/mnist"], notes["a/mnist"])
+	}
+}
+
+func TestChangedIgnoresResourceVersion(t *testing.T) {
+	a := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: "1"}}
+	b := a.DeepCopy()
+	b.ResourceVersion = "2"
+	if changed(a, b) {
+		t.Fatal("a resourceVersion alone counted as a change")
+	}
+	if a.ResourceVersion != "1" || b.ResourceVersion != "2" {
+		t.Fatal("changed wrote to the cache's objects")
+	}
+	b.Labels = map[string]string{"app": "x"}
+	if !changed(a, b) {
+		t.Fatal("a label change was missed")
 	}
 }

@@ -178,3 +178,41 @@ func TestModelNameConflict(t *testing.T) {
 	})
 	c.waitEvent(t, younger, "resnet", corev1.EventTypeWarning, kubeflow.ReasonConflict)
 }
+
+// The tensorflow/serving image names its model in MODEL_NAME and serves REST on 8501: the annotator
+// reads both off the Pod the Service selects.
+func TestModelFromPodEnvironment(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	p := startPlane(t, c.cfg, "default", withModels(kubeflow.DefaultTemplate))
+	envoy := p.envoy(t, "envoy")
+	model := "env-" + ns
+	c.create(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "serving-0", Labels: map[string]string{"app": "serving"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "tfs", Image: "tensorflow/serving:2.16.1",
+			Env: []corev1.EnvVar{{Name: "MODEL_NAME", Value: model}}}}}})
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "serving", Labels: map[string]string{kubeflow.KeyModelServer: kubeflow.ModelServerTFServing}},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "serving"}, Ports: []corev1.ServicePort{
+			{Name: "grpc", Port: 8500}, {Name: "rest", Port: 8501},
+		}}}
+	c.create(t, svc)
+	envoy.Wait(t, "the model named by MODEL_NAME on the REST port", forwards(t, "POST", "/models/"+model+"/", ns+"/serving/8501", "/v1/models/"+model+":predict"))
+}
+
+// An annotation someone else wrote (by hand, or GitOps applying `kfgate kubeflow annotate`) is
+// theirs: the annotator does not force it over, and says so in a Warning Event.
+func TestHandWrittenGeneratedConfigIsLeftAlone(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	model := "hand-" + ns
+	svc := tfServing(ns, model)
+	mine := mappingDoc("mine-"+ns, "/"+ns+"-mine/", model+":8500")
+	svc.Annotations = map[string]string{mapping.AnnotationGenerated: mine}
+	c.create(t, svc)
+	p := startPlane(t, c.cfg, "default", withModels(kubeflow.DefaultTemplate))
+	envoy := p.envoy(t, "envoy")
+	c.waitEvent(t, ns, model, corev1.EventTypeWarning, kubeflow.ReasonConflict)
+	envoy.Wait(t, "the hand-written routes", routeIs("* /"+ns+"-mine/", ns+"/"+model+"/8500"))
+	if got, _ := c.generated(t, ns, model); got != mine {
+		t.Fatalf("the hand-written annotation was replaced: %q", got)
+	}
+}

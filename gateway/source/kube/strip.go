@@ -129,7 +129,8 @@ func withoutVersion(m metav1.ObjectMeta) metav1.ObjectMeta {
 }
 
 // stripPod keeps what the model-server helper reads of a Pod: identity, labels, phase and each
-// container's image, command and args.
+// container's image, command, args, ports and literal environment variables (MODEL_NAME, PROTOCOL and
+// the $(VAR)s of args; valueFrom ones cannot be known and are dropped).
 func stripPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -139,7 +140,13 @@ func stripPod(obj any) (any, error) {
 		Status: corev1.PodStatus{Phase: pod.Status.Phase}}
 	out.Labels = pod.Labels
 	for _, c := range pod.Spec.Containers {
-		out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, Ports: c.Ports})
+		kept := corev1.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, Ports: c.Ports}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				kept.Env = append(kept.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+			}
+		}
+		out.Spec.Containers = append(out.Spec.Containers, kept)
 	}
 	return out, nil
 }
