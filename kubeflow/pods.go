@@ -152,11 +152,11 @@ func expandOne(t string, env map[string]string) string {
 			b.WriteByte(t[i])
 			continue
 		}
-		switch next := t[i+1]; {
-		case next == '$':
+		switch t[i+1] {
+		case '$':
 			b.WriteByte('$')
 			i++
-		case next == '(':
+		case '(':
 			end := strings.IndexByte(t[i+2:], ')')
 			if end < 0 {
 				b.WriteString(t[i:])
