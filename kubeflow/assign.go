@@ -3,7 +3,9 @@ package kubeflow
 import (
 	"cmp"
 	"fmt"
+	"path"
 	"slices"
+	"strings"
 )
 
 // Assignment is where one model is served.
@@ -56,7 +58,43 @@ func Assign(models []Model, t Template) []Assignment {
 			holder[out[i].Path] = i
 		}
 	}
+	dropShadowed(out, holder)
 	return out
+}
+
+// dropShadowed takes back a path that lies under another model's path where that model's own API
+// lives: /models/mnist/classify/ (model "classify" of namespace "mnist", on the fallback path)
+// would capture POST /models/mnist/classify from the model "mnist".
+func dropShadowed(out []Assignment, holder map[string]int) {
+	for i := range out {
+		p := out[i].Path
+		if p == "" {
+			continue
+		}
+		parent, last := path.Split(strings.TrimSuffix(p, "/"))
+		j, under := holder[parent]
+		if !under || j == i || !apiWord(last) {
+			continue
+		}
+		out[i].Conflict = fmt.Sprintf("model %s: %s lies in the API of the model at %s (%s), so this one is not served; set %s to rename it",
+			out[i].Model.Name, p, parent, out[i].Model.Key(), KeyModelName)
+		out[i].Path = ""
+	}
+}
+
+// apiWord reports whether a path segment is part of some model API's surface.
+func apiWord(seg string) bool {
+	if seg == "versions" || seg == "labels" {
+		return true
+	}
+	for p := range apis {
+		for _, c := range Calls(p) {
+			if c == seg {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // older orders models by age: creation time, then namespace, then Service name.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -179,5 +180,23 @@ func TestExpandIsOnePass(t *testing.T) {
 	big := strings.Repeat("$(V00)", 1000)
 	if out := expand([]string{big}, chain)[0]; len(out) > maxExpanded && out != big {
 		t.Fatalf("expansion grew to %d bytes", len(out))
+	}
+}
+
+// A fallback path inside another model's API is not served: it would capture that model's calls.
+func TestAssignDropsPathsInAnotherModelsAPI(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	models := []Model{
+		{Kind: KindTFServing, Name: "mnist", Namespace: "team", Service: "mnist", Port: 8500, Protocol: ProtocolTFServing, Created: t0},
+		{Kind: KindTFServing, Name: "classify", Namespace: "other", Service: "c", Port: 8500, Protocol: ProtocolTFServing, Created: t0},
+		{Kind: KindTFServing, Name: "classify", Namespace: "mnist", Service: "c", Port: 8500, Protocol: ProtocolTFServing, Created: t0.Add(time.Hour)},
+	}
+	tmpl, _ := ParseTemplate(DefaultTemplate)
+	got := Assign(models, tmpl)
+	if got[0].Path != "/models/mnist/" || got[1].Path != "/models/classify/" {
+		t.Fatalf("primary paths: %+v", got)
+	}
+	if got[2].Path != "" || !strings.Contains(got[2].Conflict, "lies in the API") {
+		t.Fatalf("mnist/classify: path %q conflict %q", got[2].Path, got[2].Conflict)
 	}
 }
