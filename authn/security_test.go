@@ -111,6 +111,15 @@ func TestCallbackStateChecks(t *testing.T) {
 			t.Fatalf("wrong verifier: %d, want 403", s)
 		}
 	})
+	t.Run("missing PKCE verifier", func(t *testing.T) {
+		b := w.browser()
+		loc, flow := b.startFlow("/")
+		cb := b.idpLogin(loc, user)
+		b.editFlow(flow, "v", "")
+		if s := status(b.get(cb.RequestURI())); s != http.StatusForbidden {
+			t.Fatalf("no verifier: %d, want 403", s)
+		}
+	})
 	t.Run("missing PKCE challenge", func(t *testing.T) {
 		b := w.browser()
 		loc, _ := b.startFlow("/")
