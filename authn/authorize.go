@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/kfgate/kfgate/gateway/ir"
@@ -25,7 +26,7 @@ func (a *Authorizer) authorize(ctx context.Context, r *Request, id *Identity, ra
 			return o
 		}
 	}
-	if ns := r.Context[ir.ExtNamespace]; ns != "" && a.d.Access != nil && !contains(z.ExemptNamespaces, ns) {
+	if ns := r.Context[ir.ExtNamespace]; ns != "" && a.d.Access != nil && !slices.Contains(z.ExemptNamespaces, ns) {
 		ok, why, err := a.d.Access.Allowed(ctx, id.User, id.Groups, ns)
 		if err != nil {
 			a.d.Log.Error(err, "namespace access review", "namespace", ns)
@@ -47,7 +48,7 @@ func (a *Authorizer) authorize(ctx context.Context, r *Request, id *Identity, ra
 
 func anyIn(have, want []string) bool {
 	for _, h := range have {
-		if contains(want, h) {
+		if slices.Contains(want, h) {
 			return true
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/kfgate/kfgate/authn/bearer"
-	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 	"github.com/kfgate/kfgate/authn/session"
 )
 
@@ -52,6 +51,7 @@ type Authorizer struct {
 	resp    *responder
 	names   cookieNames
 	refresh *refreshCache
+	limiter *ipLimiter
 }
 
 // New builds the Authorizer from a validated configuration.
@@ -65,16 +65,6 @@ func New(cfg Config, d Deps) *Authorizer {
 	if d.Ledger == nil {
 		d.Ledger = newMemoryLedger(d.Now)
 	}
-	if d.Limiter == nil {
-		d.Limiter = newIPLimiter(cfg.Login.RatePerMinute, cfg.Login.Burst, d.Now)
-	}
-	if _, ok := d.Store.(*session.CookieStore); ok {
-		d.Store = &cachedCookieStore{Store: d.Store, absolute: cfg.Session.AbsoluteTimeout, idle: cfg.Session.IdleTimeout, now: d.Now,
-			memo: ttlcache.New[[32]byte, session.Session](cacheSize)}
-	}
-	if d.Bearer != nil && d.Bearer.Enabled() {
-		d.Bearer = &cachedBearer{BearerVerifier: d.Bearer, now: d.Now, memo: ttlcache.New[[32]byte, bearer.Identity](cacheSize)}
-	}
 	return &Authorizer{
 		cfg:     cfg,
 		d:       d,
@@ -82,6 +72,7 @@ func New(cfg Config, d Deps) *Authorizer {
 		resp:    &responder{id: cfg.Identity, pages: newPages()},
 		names:   newCookieNames(cfg.Session),
 		refresh: newRefreshCache(d.Now),
+		limiter: newIPLimiter(cfg.Login.RatePerMinute, cfg.Login.Burst, d.Now),
 	}
 }
 

@@ -71,8 +71,13 @@ func newBenchEnv(b *testing.B) *benchEnv {
 			ClientID: clientID, Endpoint: oauth2.Endpoint{AuthURL: idp.Issuer + "/auth", TokenURL: idp.Issuer + "/token"}, Scopes: cfg.OIDC.Scopes,
 		}}},
 	})
-	uncached := authn.New(cfg, authn.Deps{Log: logr.Discard(), Store: store, Keys: keys, IDP: staticIDP{}})
-	authn.SetBearer(uncached, v)
+	every, err := bearer.New(bearer.Config{Issuers: []bearer.Issuer{{URL: idp.Issuer, Audiences: []string{oidcprovider.TokensClientID}}}},
+		bearer.Options{Remember: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(every.Close)
+	uncached := authn.New(cfg, authn.Deps{Log: logr.Discard(), Store: store, Keys: keys, Bearer: every, IDP: staticIDP{}})
 	now := time.Now()
 	id, err := session.NewID(nil)
 	if err != nil {

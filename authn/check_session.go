@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/kfgate/kfgate/authn/session"
 )
@@ -27,7 +26,7 @@ func (a *Authorizer) sessionCheck(ctx context.Context, r *Request) Outcome {
 		clear = a.clearSession(ctx, r)
 	}
 	if browserNavigation(r, a.cfg.APIPrefixes) {
-		return a.startLogin(ctx, r, append(clear, a.clearSessionIfPresent(ctx, r, clear)...))
+		return a.startLogin(ctx, r, clear)
 	}
 	return unauthorized(reasonNoSession, "Sign in, or send a bearer token.", clear...)
 }
@@ -38,19 +37,6 @@ func (a *Authorizer) clearSession(ctx context.Context, r *Request) []*http.Cooki
 		a.d.Log.Error(err, "deleting a session")
 	}
 	return cs
-}
-
-// clearSessionIfPresent clears session cookies a login starts with (none when already cleared).
-func (a *Authorizer) clearSessionIfPresent(ctx context.Context, r *Request, cleared []*http.Cookie) []*http.Cookie {
-	if len(cleared) > 0 {
-		return nil
-	}
-	for _, c := range r.Cookies {
-		if a.d.Store.Owns(c.Name) {
-			return a.clearSession(ctx, r)
-		}
-	}
-	return nil
 }
 
 func (a *Authorizer) withSession(ctx context.Context, r *Request, s *session.Session) Outcome {
@@ -66,8 +52,7 @@ func (a *Authorizer) withSession(ctx context.Context, r *Request, s *session.Ses
 			return unauthorized(reasonNoSession, "Your session has ended. Sign in again.", cs...)
 		}
 		s, cookies = fresh, cs
-	} else if a.touchDue(s, now) {
-		s.LastSeen = now
+	} else if a.d.Store.Touch(s) {
 		cs, err := a.d.Store.Save(ctx, s, r.Cookies)
 		if err != nil {
 			a.d.Log.Error(err, "saving a session")
@@ -76,11 +61,4 @@ func (a *Authorizer) withSession(ctx context.Context, r *Request, s *session.Ses
 	}
 	id := sessionIdentity(s, a.cfg.Identity.UserPrefix, a.cfg.Identity.ForwardIDToken)
 	return a.authorize(ctx, r, id, s.User, reasonSession, cookies)
-}
-
-// touchDue says when to record activity for the idle timeout: often enough that an active user is
-// never timed out, rarely enough that most requests set no cookie.
-func (a *Authorizer) touchDue(s *session.Session, now time.Time) bool {
-	every := min(a.cfg.Session.IdleTimeout/4, time.Minute)
-	return now.Sub(s.LastSeen) >= every
 }

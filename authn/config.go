@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +176,7 @@ func (c *Config) Validate() error {
 			add("oidc.redirectURL %q: want an absolute URL whose path is oidc.callbackPath", c.OIDC.RedirectURL)
 		}
 	}
-	if !contains(c.OIDC.Scopes, "openid") {
+	if !slices.Contains(c.OIDC.Scopes, "openid") {
 		add("oidc.scopes %v: must include openid", c.OIDC.Scopes)
 	}
 	if c.OIDC.Timeout <= 0 {
@@ -299,13 +300,4 @@ func (r SkipRule) validate() error {
 		return fmt.Errorf("path %q: want a normalised absolute path (no dot segments, empty segments or escapes)", p)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -22,31 +22,17 @@ type cookieNames struct {
 const stateIDLen = 16
 
 func newCookieNames(s SessionConfig) cookieNames {
-	prefix := ""
-	if s.Secure {
-		prefix = "__Host-"
-	}
-	return cookieNames{flowPrefix: prefix + "kfgate-flow-", loop: prefix + "kfgate-logins", secure: s.Secure}
+	return cookieNames{flowPrefix: session.CookieName("kfgate-flow-", s.Secure), loop: session.CookieName("kfgate-logins", s.Secure), secure: s.Secure}
 }
 
 func (n cookieNames) ownsFlow(name string) bool { return strings.HasPrefix(name, n.flowPrefix) }
 
 func (n cookieNames) flow(state string) string { return n.flowPrefix + state[:stateIDLen] }
 
-// cookie builds one of kfgate's cookies with the flags every one of them has. maxAge is rounded
-// down to whole seconds; 0 or less clears the cookie.
+// cookie builds one of kfgate's cookies with the attributes the session's have (session.NewCookie);
+// maxAge under a second clears it.
 func (n cookieNames) cookie(name, value string, maxAge time.Duration, now time.Time) *http.Cookie {
-	c := &http.Cookie{ // #nosec G124 -- Secure is on unless the operator chose --insecure-cookies
-		Name: name, Value: value, Path: "/", HttpOnly: true, Secure: n.secure, SameSite: http.SameSiteLaxMode,
-	}
-	if secs := int(maxAge / time.Second); secs > 0 {
-		c.MaxAge = secs
-		c.Expires = now.Add(time.Duration(secs) * time.Second).UTC()
-	} else {
-		c.MaxAge = -1 // Max-Age=0
-		c.Value = ""
-	}
-	return c
+	return session.NewCookie(name, value, n.secure, maxAge, now)
 }
 
 // flowState is what a started login remembers until its callback, sealed into a cookie named

@@ -21,7 +21,7 @@ func (a *Authorizer) startLogin(ctx context.Context, r *Request, clear []*http.C
 			Detail: "This browser started many sign-ins in a short time without keeping a session. Cookies may be blocked for this site, or the gateway is misconfigured. Wait a minute and try again.",
 		}, clear...)
 	}
-	if !a.d.Limiter.allow(r.ClientIP) {
+	if !a.limiter.allow(r.ClientIP) {
 		a.d.Metrics.login("rate_limited")
 		return page(http.StatusTooManyRequests, reasonLoginRateLimit, Problem{
 			Title: "Too many sign-ins", Detail: "Too many sign-ins were started from your address. Wait a minute and try again.",

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/kfgate/kfgate/authn/internal/ttlcache"
 	"github.com/kfgate/kfgate/authn/session"
 )
 
@@ -135,70 +135,40 @@ func earliest(t time.Time, idt *oidc.IDToken) time.Time {
 
 // refreshCache remembers sessions refreshed in the last seconds, so that a request that waited on
 // the lock with the old cookie continues with the new session instead of refreshing again (the
-// cookie store has no server-side copy to re-read).
+// cookie store has no server-side copy to re-read), and sessions whose refresh could not reach the
+// provider, so that they back off instead of each request waiting for it again.
 type refreshCache struct {
 	now    func() time.Time
-	mu     sync.Mutex
-	m      map[string]cachedRefresh
-	failed map[string]time.Time // session ID → no refresh before
+	done   *ttlcache.Cache[string, session.Session]
+	failed *ttlcache.Cache[string, struct{}]
 }
 
-// refreshBackoff is how long a session whose refresh could not reach the provider waits before
-// trying again (it keeps working meanwhile).
-const refreshBackoff = 30 * time.Second
-
-func (c *refreshCache) fail(id string) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, until := range c.failed {
-		if now.After(until) {
-			delete(c.failed, k)
-		}
-	}
-	if len(c.failed) < cacheSize {
-		c.failed[id] = now.Add(refreshBackoff)
-	}
-}
-
-func (c *refreshCache) backingOff(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	until, ok := c.failed[id]
-	return ok && c.now().Before(until)
-}
-
-type cachedRefresh struct {
-	s  *session.Session
-	at time.Time
-}
-
-const refreshCacheTTL = 30 * time.Second
+const (
+	refreshCacheTTL = 30 * time.Second
+	// refreshBackoff is how long a session whose refresh could not reach the provider waits before
+	// trying again (it keeps working meanwhile).
+	refreshBackoff = 30 * time.Second
+	refreshEntries = 10000
+)
 
 func newRefreshCache(now func() time.Time) *refreshCache {
-	return &refreshCache{now: now, m: map[string]cachedRefresh{}, failed: map[string]time.Time{}}
+	return &refreshCache{now: now, done: ttlcache.New[string, session.Session](refreshEntries),
+		failed: ttlcache.New[string, struct{}](refreshEntries)}
 }
 
 func (c *refreshCache) get(id string) *session.Session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[id]
-	if !ok || c.now().Sub(e.at) > refreshCacheTTL {
+	s, ok := c.done.Get(id, c.now())
+	if !ok {
 		return nil
 	}
-	cp := *e.s
-	return &cp
+	return &s
 }
 
-func (c *refreshCache) put(s *session.Session) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.m {
-		if now.Sub(e.at) > refreshCacheTTL {
-			delete(c.m, k)
-		}
-	}
-	cp := *s
-	c.m[s.ID] = cachedRefresh{s: &cp, at: now}
+func (c *refreshCache) put(s *session.Session) { c.done.Put(s.ID, *s, c.now().Add(refreshCacheTTL)) }
+
+func (c *refreshCache) fail(id string) { c.failed.Put(id, struct{}{}, c.now().Add(refreshBackoff)) }
+
+func (c *refreshCache) backingOff(id string) bool {
+	_, ok := c.failed.Get(id, c.now())
+	return ok
 }

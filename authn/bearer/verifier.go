@@ -30,7 +30,15 @@ type Options struct {
 	// pod's ServiceAccount token (rest.HTTPClientFor). It is used only for requests to
 	// Kubernetes.DiscoveryURL's host; without a DiscoveryURL it is not used at all.
 	KubeHTTPClient *http.Client
+	// Remember is how long a verified JWT is remembered (by its SHA-256, never the token), so that a
+	// client sending the same token again is not verified again: at most this long, never past the
+	// token's exp. 0 means DefaultRemember; negative turns it off.
+	Remember time.Duration
 }
+
+// DefaultRemember bounds how long a verified token is taken on trust: a key withdrawn from the
+// JWKS stops working within it.
+const DefaultRemember = 2 * time.Minute
 
 // Verifier verifies bearer tokens. It is safe for concurrent use.
 type Verifier struct {
@@ -38,7 +46,13 @@ type Verifier struct {
 	review  *reviewer                // nil unless tokenreview mode
 	stop    context.CancelFunc
 	once    sync.Once
+	// verified remembers verified JWTs (Options.Remember); nil when off.
+	verified *ttlcache.Cache[[sha256.Size]byte, Identity]
+	remember time.Duration
+	now      func() time.Time
 }
+
+const maxVerified = 10000
 
 // New builds a Verifier from a validated Config (see Config.Validate). It does not wait for the
 // network: each issuer is discovered in the background, retried with backoff, and until that
@@ -53,7 +67,13 @@ func New(cfg Config, o Options) (*Verifier, error) {
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	v := &Verifier{issuers: map[string]*remoteIssuer{}}
+	v := &Verifier{issuers: map[string]*remoteIssuer{}, now: o.Now, remember: o.Remember}
+	if v.remember == 0 {
+		v.remember = DefaultRemember
+	}
+	if v.remember > 0 {
+		v.verified = ttlcache.New[[sha256.Size]byte, Identity](maxVerified)
+	}
 	for i, is := range cfg.Issuers {
 		client := o.HTTPClient
 		if is.CAFile != "" {
@@ -129,12 +149,35 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 		return Identity{}, err
 	}
 	if is, ok := v.issuers[p.iss]; ok {
-		return is.verify(ctx, raw, p)
+		return v.verifyRemembered(ctx, is, raw, p)
 	}
 	if v.review != nil && v.review.takes(p.iss) {
 		return v.review.review(ctx, raw, p)
 	}
 	return Identity{}, fmt.Errorf("%w: iss %q", ErrUnknownIssuer, clip(p.iss))
+}
+
+// verifyRemembered verifies a JWT of a configured issuer, or takes it on trust when it was verified
+// less than Remember ago. Failures are not remembered.
+func (v *Verifier) verifyRemembered(ctx context.Context, is *remoteIssuer, raw string, p peeked) (Identity, error) {
+	if v.verified == nil {
+		return is.verify(ctx, raw, p)
+	}
+	key := sha256.Sum256([]byte(raw))
+	now := v.now()
+	if id, ok := v.verified.Get(key, now); ok {
+		return id, nil
+	}
+	id, err := is.verify(ctx, raw, p)
+	if err != nil {
+		return id, err
+	}
+	until := now.Add(v.remember)
+	if !id.Expiry.IsZero() && id.Expiry.Before(until) {
+		until = id.Expiry
+	}
+	v.verified.Put(key, id, until)
+	return id, nil
 }
 
 // Enabled reports whether any issuer or Kubernetes mode is configured.

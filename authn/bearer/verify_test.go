@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -247,7 +248,9 @@ func TestVerifyMalformed(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	clk := newClock()
 	ti := newTestIssuer(t, key(t, "rsa-1"))
-	v := newVerifier(t, issuerConfig(ti), clk, Options{})
+	// Remember off: this test is about the keys; a remembered token outlives a withdrawn key by up to
+	// Remember (TestRemember).
+	v := newVerifier(t, issuerConfig(ti), clk, Options{Remember: -1})
 	old := key(t, "rsa-1").sign(t, ti.claims(clk.Now(), nil))
 	if _, err := v.Verify(t.Context(), old); err != nil {
 		t.Fatal(err)
@@ -501,4 +504,38 @@ func TestEnabledClose(t *testing.T) {
 	wantErr(t, err, ErrUnknownIssuer, `"https://x.example"`)
 	v.Close()
 	v.Close()
+}
+
+// Verified tokens are remembered by digest until min(exp, Remember); failures are not; a negative
+// Remember verifies every time.
+func TestRemember(t *testing.T) {
+	clk := newClock()
+	ti := newTestIssuer(t, key(t, "rsa-1"))
+	v := newVerifier(t, issuerConfig(ti), clk, Options{})
+	raw := key(t, "rsa-1").sign(t, ti.claims(clk.Now(), nil))
+	id, err := v.Verify(t.Context(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), raw[:len(raw)-2]+"AA"); err == nil {
+		t.Fatal("a tampered token verified")
+	}
+	if v.verified.Len() != 1 {
+		t.Fatalf("%d remembered tokens, want 1 (failures are not remembered)", v.verified.Len())
+	}
+	key := sha256.Sum256([]byte(raw))
+	until := clk.Now().Add(DefaultRemember)
+	if id.Expiry.Before(until) {
+		until = id.Expiry
+	}
+	if _, ok := v.verified.Get(key, until.Add(-time.Second)); !ok {
+		t.Fatal("forgotten before its deadline")
+	}
+	if _, ok := v.verified.Get(key, until.Add(time.Nanosecond)); ok {
+		t.Fatal("remembered past min(exp, Remember)")
+	}
+	off := newVerifier(t, issuerConfig(ti), clk, Options{Remember: -1})
+	if _, err := off.Verify(t.Context(), raw); err != nil || off.verified != nil {
+		t.Fatalf("Remember off: %v, memo %v", err, off.verified)
+	}
 }

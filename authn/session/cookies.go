@@ -79,10 +79,33 @@ func (o Options) clearCookie(name string) *http.Cookie {
 	return o.cookie(name, "", -1, time.Unix(0, 0))
 }
 
-// cookie has the attributes every session cookie carries. No Domain: __Host- forbids it, and
+func (o Options) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
+	return newCookie(name, value, o.Secure, maxAge, expires)
+}
+
+// NewCookie is a cookie of kfgate's (the session's, or the login flow's) living maxAge, rounded
+// down to whole seconds; maxAge under a second clears the cookie.
+func NewCookie(name, value string, secure bool, maxAge time.Duration, now time.Time) *http.Cookie {
+	secs := int(maxAge / time.Second)
+	if secs <= 0 {
+		return newCookie(name, "", secure, -1, time.Unix(0, 0))
+	}
+	return newCookie(name, value, secure, secs, now.Add(time.Duration(secs)*time.Second))
+}
+
+// CookieName is name with the __Host- prefix when secure: browsers then insist on Secure, Path=/
+// and no Domain, so a sibling subdomain cannot plant the cookie.
+func CookieName(name string, secure bool) string {
+	if secure {
+		return hostPrefix + name
+	}
+	return name
+}
+
+// newCookie has the attributes every cookie of kfgate's carries. No Domain: __Host- forbids it, and
 // host-only cookies are not sent to sibling subdomains. SameSite=Lax still sends the cookie on
 // the top-level navigation back from the identity provider.
-func (o Options) cookie(name, value string, maxAge int, expires time.Time) *http.Cookie {
+func newCookie(name, value string, secure bool, maxAge int, expires time.Time) *http.Cookie {
 	//nolint:gosec // G124: Secure is Options.Secure, false only for plain-HTTP development
 	return &http.Cookie{
 		Name:     name,
@@ -90,7 +113,7 @@ func (o Options) cookie(name, value string, maxAge int, expires time.Time) *http
 		Path:     "/",
 		MaxAge:   maxAge,
 		Expires:  expires.UTC(),
-		Secure:   o.Secure,
+		Secure:   secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}

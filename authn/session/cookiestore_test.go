@@ -368,3 +368,32 @@ func TestCookieStoreLongestNameFits(t *testing.T) {
 	}
 	sameSession(t, got, s)
 }
+
+// Loads are memoised by the sealed value; each caller gets its own copy, and a value that differs in
+// any byte is opened (and refused) afresh.
+func TestCookieStoreMemo(t *testing.T) {
+	c := newClock(t0)
+	st := testCookieStore(t, c, Options{})
+	b := browser{}
+	saveTo(t, st, b, testSession(t, t0, 1))
+	first, err := st.Load(t.Context(), b.cookies())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.LastSeen = t0.Add(-time.Hour)
+	first.Groups = nil
+	again, err := st.Load(t.Context(), b.cookies())
+	if err != nil || !again.LastSeen.Equal(t0) {
+		t.Fatalf("a caller's change reached the memo: %v %v", again.LastSeen, err)
+	}
+	if st.opened.Len() != 1 {
+		t.Fatalf("%d memo entries, want 1", st.opened.Len())
+	}
+	cs := b.cookies()
+	v := []byte(cs[0].Value)
+	v[len(v)-2] ^= 1
+	cs[0].Value = string(v)
+	if _, err := st.Load(t.Context(), cs); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("tampered after a memoised load: %v, want ErrInvalid", err)
+	}
+}

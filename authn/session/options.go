@@ -98,12 +98,7 @@ func validCookieName(name string) error {
 }
 
 // cookieName is the name of the session cookie (its first chunk).
-func (o Options) cookieName() string {
-	if o.Secure {
-		return hostPrefix + o.CookieName
-	}
-	return o.CookieName
-}
+func (o Options) cookieName() string { return CookieName(o.CookieName, o.Secure) }
 
 // absoluteDeadline is when s ends however much it is used.
 func (o Options) absoluteDeadline(s *Session) time.Time {
