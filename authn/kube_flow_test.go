@@ -3,7 +3,6 @@ package authn_test
 import (
 	"context"
 	"net/http"
-	"os"
 	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -12,9 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/kfgate/kfgate/authn"
+	"github.com/kfgate/kfgate/test/apiserver"
 	"github.com/kfgate/kfgate/test/oidcprovider"
 )
 
@@ -22,18 +21,7 @@ import (
 // kfgate verifies it with TokenReview against a real API server and checks the route's namespace with
 // a SubjectAccessReview.
 func TestServiceAccountTokenAndNamespaceAccess(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests through `make test`")
-		}
-		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`")
-	}
-	env := &envtest.Environment{}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env, cfg := apiserver.Start(t)
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	ctx := context.Background()
 	for _, ns := range []string{"team-a", "team-b"} {

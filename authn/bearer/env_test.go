@@ -3,23 +3,21 @@ package bearer
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kfgate/kfgate/test/apiserver"
 )
 
 // kube is the envtest API server of the Kubernetes tests; nil when envtest's binaries are missing.
@@ -33,33 +31,12 @@ type cluster struct {
 	issuer string
 }
 
-// TestMain starts one real API server (envtest: kube-apiserver and etcd, built by
-// test/envtest/assets.sh and found through KUBEBUILDER_ASSETS, which `make test` sets).
+// TestMain shares one real API server among the tests.
 func TestMain(m *testing.M) {
-	ctrllog.SetLogger(logr.Discard())
-	klog.SetLogger(logr.Discard())
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests through `make test`")
-			os.Exit(1)
-		}
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: the envtest tests skip (run `make test`)")
-		os.Exit(m.Run())
-	}
-	env := &envtest.Environment{}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		os.Exit(1)
-	}
-	kube = &cluster{env: env, cfg: cfg, cs: kubernetes.NewForConfigOrDie(cfg),
-		issuer: env.ControlPlane.APIServer.SecureServing.URL("https", "/").String()}
-	code := m.Run()
-	// Stop sends SIGTERM, then SIGKILL after the stop timeout.
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-	}
-	os.Exit(code)
+	apiserver.Main(m, nil, func(env *envtest.Environment, cfg *rest.Config) {
+		kube = &cluster{env: env, cfg: cfg, cs: kubernetes.NewForConfigOrDie(cfg),
+			issuer: env.ControlPlane.APIServer.SecureServing.URL("https", "/").String()}
+	})
 }
 
 func needCluster(t testing.TB) *cluster {

@@ -16,25 +16,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/kfgate/kfgate/test/apiserver"
 )
 
 // TestServeKubernetes runs the shipped command, `kfgate serve --source kubernetes --kubeconfig F`,
 // against a real API server: it becomes ready, serves the annotated Services (as the diagnostics page
 // shows), writes a Warning Event on a broken one as the Lease holder, and stops cleanly.
 func TestServeKubernetes(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests through `make test`")
-		}
-		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`")
-	}
-	env := &envtest.Environment{}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env, cfg := apiserver.Start(t)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		t.Fatal(err)
