@@ -112,7 +112,7 @@ func TestNamespaceAccess(t *testing.T) {
 func TestForwardIDToken(t *testing.T) {
 	a := fuzzAuthorizer(t)
 	a.cfg.Identity.ForwardIDToken = true
-	a.resp.id.ForwardIDToken = true
+	a.resp = newResponder(a.cfg.Identity)
 	resp := checkWith(t, a, "/", withSessionCookie(t, a), nil)
 	var got string
 	for _, h := range resp.GetOkResponse().GetHeaders() {

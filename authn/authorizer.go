@@ -69,7 +69,7 @@ func New(cfg Config, d Deps) *Authorizer {
 		cfg:     cfg,
 		d:       d,
 		skip:    compileSkip(cfg.SkipAuth),
-		resp:    &responder{id: cfg.Identity, pages: newPages()},
+		resp:    newResponder(cfg.Identity),
 		names:   newCookieNames(cfg.Session),
 		refresh: newRefreshCache(d.Now),
 		limiter: newIPLimiter(cfg.Login.RatePerMinute, cfg.Login.Burst, d.Now),

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -38,25 +39,37 @@ func spellings(name string) []string {
 	return out
 }
 
-// cleanRequest works out the hygiene for r. protected are the identity header names (lower case);
-// keep are the names kfgate sets itself on this response (their canonical spelling is overwritten,
-// so removing it would undo the set: Envoy applies removals after sets); owns says whether a
-// cookie is kfgate's.
-func cleanRequest(r *Request, protected []string, keep map[string]bool, owns func(string) bool) hygiene {
+// identityHeaders are the header names (lower case) clients must never supply, each with all its
+// spellings, worked out once from the configuration.
+type identityHeaders struct {
+	names     []string
+	spellings [][]string
+}
+
+func newIdentityHeaders(names ...string) identityHeaders {
+	h := identityHeaders{names: names}
+	for _, n := range names {
+		h.spellings = append(h.spellings, spellings(n))
+	}
+	return h
+}
+
+// cleanRequest works out the hygiene for r. keep are the names kfgate sets itself on this response
+// (their canonical spelling is overwritten, so removing it would undo the set: Envoy applies
+// removals after sets); owns says whether a cookie is kfgate's.
+func cleanRequest(r *Request, protected identityHeaders, keep map[string]bool, owns func(string) bool) hygiene {
 	var h hygiene
-	for _, p := range protected {
-		for _, s := range spellings(p) {
+	for i, p := range protected.names {
+		for _, s := range protected.spellings[i] {
 			if !keep[p] || s != p {
 				h.remove = append(h.remove, s)
 			}
 		}
 	}
+	// Envoy sends header names in lower case; a caller that does not may send any case.
 	for name := range r.Headers {
-		folded := protectedName(name)
-		for _, p := range protected {
-			if folded == p && name != strings.ToLower(name) {
-				h.remove = append(h.remove, name)
-			}
+		if name != strings.ToLower(name) && slices.Contains(protected.names, protectedName(name)) {
+			h.remove = append(h.remove, name)
 		}
 	}
 	raw := r.Header("cookie")

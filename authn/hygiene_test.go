@@ -20,7 +20,7 @@ func TestSpellings(t *testing.T) {
 
 func TestCleanRequest(t *testing.T) {
 	owns := func(n string) bool { return n == "__Host-kfgate-session" || n == "__Host-kfgate-session-1" }
-	protected := []string{"kubeflow-userid", "kubeflow-groups"}
+	protected := newIdentityHeaders("kubeflow-userid", "kubeflow-groups")
 	r := &Request{Headers: map[string]string{
 		"kubeflow-userid": "spoof", "Kubeflow_Userid": "spoof", "cookie": "a=1; __Host-kfgate-session=x; __Host-kfgate-session-1=y; b=2",
 	}}

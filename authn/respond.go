@@ -14,17 +14,17 @@ import (
 
 // responder turns outcomes into CheckResponses; it holds the header names from the configuration.
 type responder struct {
-	id    IdentityConfig
-	pages *pages
+	id        IdentityConfig
+	pages     *pages
+	protected identityHeaders
 }
 
-// protected lists the identity header names clients must never supply.
-func (rs *responder) protected() []string {
-	p := []string{rs.id.UserHeader, rs.id.GroupsHeader}
-	if rs.id.ForwardIDToken && rs.id.IDTokenHeader != "authorization" {
-		p = append(p, rs.id.IDTokenHeader)
+func newResponder(id IdentityConfig) *responder {
+	names := []string{id.UserHeader, id.GroupsHeader}
+	if id.ForwardIDToken && id.IDTokenHeader != "authorization" {
+		names = append(names, id.IDTokenHeader)
 	}
-	return p
+	return &responder{id: id, pages: newPages(), protected: newIdentityHeaders(names...)}
 }
 
 // respond builds the CheckResponse for o. h is the request's hygiene (allowed requests only).
@@ -50,7 +50,7 @@ func (rs *responder) ok(r *Request, o Outcome, owns func(string) bool) *authv3.C
 			keep[rs.id.IDTokenHeader] = true
 		}
 	}
-	h := cleanRequest(r, rs.protected(), keep, owns)
+	h := cleanRequest(r, rs.protected, keep, owns)
 	remove := h.remove
 	if h.cookieChanged {
 		if h.cookie == "" {

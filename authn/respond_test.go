@@ -43,7 +43,7 @@ func TestRespondGolden(t *testing.T) {
 		"logout-post": {&Request{Method: "POST", Headers: browser}, Outcome{Kind: Page, Status: http.StatusCreated, Reason: reasonLogout,
 			JSON: `{"afterLogoutURL":"https://idp.example.com/logout"}`, Cookies: []*http.Cookie{names.cookie("__Host-kfgate-session", "", 0, now)}}},
 	}
-	rs := &responder{id: Defaults().Identity, pages: newPages()}
+	rs := newResponder(Defaults().Identity)
 	seen := map[string]bool{}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
