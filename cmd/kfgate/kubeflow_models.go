@@ -115,7 +115,7 @@ func modelsOf(rep *build.Report, gateway string) []servedModel {
 		byModel := map[string]*servedModel{}
 		for _, d := range o.Documents {
 			name, call, ok := kubeflow.SplitMappingName(d.Name)
-			if d.Kind != mapping.KindMapping || !ok || len(d.Routes) == 0 {
+			if d.Kind != mapping.KindMapping || d.Key != mapping.AnnotationGenerated || !ok || len(d.Routes) == 0 {
 				continue
 			}
 			key := d.Namespace + "/" + name

@@ -167,7 +167,9 @@ func TestKubeflowModels(t *testing.T) {
 		}
 		writeFile(t, dir, name, out)
 	}
-	writeFile(t, dir, "dashboard.yaml", "apiVersion: getambassador.io/v2\nkind: Mapping\nname: dashboard\nprefix: /\nservice: centraldashboard.kubeflow:80\n")
+	writeFile(t, dir, "dashboard.yaml", "apiVersion: getambassador.io/v2\nkind: Mapping\nname: dashboard\nprefix: /\nservice: centraldashboard.kubeflow:80\n"+
+		// Named like a generated Mapping but written by hand: not a model kfgate exposes.
+		"---\napiVersion: getambassador.io/v2\nkind: Mapping\nname: model-fake-predict\nprefix: /models/fake/?\nprefix_regex: true\nservice: fake.kubeflow:80\n")
 
 	diag := freeAddr(t)
 	ctx, stop := context.WithCancel(t.Context())

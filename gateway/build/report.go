@@ -35,10 +35,12 @@ type ObjectReport struct {
 
 // DocumentReport is one valid document and its routes.
 type DocumentReport struct {
-	Kind      string        `json:"kind"`
-	Name      string        `json:"name"`
-	Namespace string        `json:"namespace"`
-	Routes    []RouteReport `json:"routes,omitempty"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Key is the annotation the document came from (empty for bare documents in files).
+	Key    string        `json:"key,omitempty"`
+	Routes []RouteReport `json:"routes,omitempty"`
 }
 
 // RouteReport is a route as a person reads it.
@@ -67,7 +69,7 @@ func newReport(texts []*text, res *Result) *Report {
 	routes := routesByDocument(res.Config)
 	for _, d := range res.Documents() {
 		key := d.Kind + "/" + d.Namespace + "/" + d.Name
-		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, Routes: routes[key]})
+		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, Key: d.Source.Key, Routes: routes[key]})
 	}
 	for _, d := range res.Diagnostics {
 		o := get(d.Source)
