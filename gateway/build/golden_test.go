@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfgate/kfgate/gateway/source"
+	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current output and delete stale ones")
@@ -70,6 +71,13 @@ func renderGolden(t *testing.T, in string) []byte {
 	res, err := NewBuilder(Options{}).Build(objs)
 	if err != nil {
 		t.Fatalf("build: %v", err)
+	}
+	// Every construct kfgate emits is one the route evaluator models (and so one the router_check
+	// conformance corpus can vouch for): the evaluator compiles strictly.
+	for _, rc := range res.Resources.Routes {
+		if _, err := routeeval.Compile(rc); err != nil {
+			t.Errorf("the route evaluator does not model this case's RouteConfiguration %q: %v", rc.GetName(), err)
+		}
 	}
 	rendered, err := res.Resources.Render("json")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 // forwardAction is a compiled RouteAction (CI RouteEntryImplBase).
 type forwardAction struct {
 	cluster       string
+	clusterHeader string // cluster_header, lower-cased
 	weighted      []WeightedCluster
 	totalWeight   uint64
 	prefixRewrite string
@@ -32,6 +33,7 @@ type forwardAction struct {
 func compileForward(a *routev3.RouteAction, path string) (*forwardAction, error) {
 	f := &forwardAction{
 		cluster:       a.GetCluster(),
+		clusterHeader: asciiLower(a.GetClusterHeader()),
 		prefixRewrite: a.GetPrefixRewrite(),
 		hostLiteral:   a.GetHostRewriteLiteral(),
 		autoHost:      a.GetAutoHostRewrite().GetValue(),
@@ -105,9 +107,15 @@ func (f *forwardAction) compileUpgrades(ucs []*routev3.RouteAction_UpgradeConfig
 	return nil
 }
 
-// pickCluster is pickClusterIndex (weighted_cluster_specifier.cc): random % total weight selects
-// the entry whose interval [begin, begin+weight) contains it, walking the list in order.
-func (f *forwardAction) pickCluster(random uint64) string {
+// pickCluster chooses the cluster. With cluster_header it is the header's value, "" when the
+// header is absent (CI RouteEntryImplBase::clusterEntry; Envoy then answers 404: no cluster). With
+// weighted_clusters it is pickClusterIndex (weighted_cluster_specifier.cc): random % total weight
+// selects the entry whose interval [begin, begin+weight) contains it, walking the list in order.
+func (f *forwardAction) pickCluster(random uint64, get headerLookup) string {
+	if f.clusterHeader != "" {
+		v, _ := get(f.clusterHeader)
+		return v
+	}
 	if len(f.weighted) == 0 {
 		return f.cluster
 	}

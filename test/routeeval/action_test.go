@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 )
 
 const redirectConfig = `
@@ -160,4 +162,64 @@ virtual_hosts:
 	if d.Timeout != nil || d.RetryPolicy.GetRetryOn() != "5xx" || !slices.Equal(d.Mirrors, []string{"vh-mirror"}) {
 		t.Errorf("inherited: timeout %v retry %v mirrors %v", d.Timeout, d.RetryPolicy, d.Mirrors)
 	}
+}
+
+func TestClusterHeader(t *testing.T) {
+	r := compileYAML(t, oneRoute(`{match: {prefix: /}, route: {cluster_header: X-Cluster}}`))
+	q := req("h", "/")
+	if d := r.Route(q); !d.Matched || d.Cluster != "" {
+		t.Errorf("without the header: matched %v, cluster %q; want a match with no cluster (Envoy: 404)", d.Matched, d.Cluster)
+	}
+	q.Headers = map[string]string{"x-cluster": "blue"}
+	if d := r.Route(q); d.Cluster != "blue" {
+		t.Errorf("cluster %q, want the header's value blue", d.Cluster)
+	}
+}
+
+func TestVirtualClusters(t *testing.T) {
+	r := compileYAML(t, `
+virtual_hosts:
+- name: vh
+  domains: [vh.example]
+  routes: [{match: {prefix: /}, route: {cluster: c}}]
+  virtual_clusters:
+  - {name: put-user, headers: [{name: ":method", string_match: {exact: PUT}}, {name: ":path", string_match: {prefix: /users/}}]}
+  - {name: users, headers: [{name: ":path", string_match: {prefix: /users/}}]}
+- name: plain
+  domains: ["*"]
+  routes: [{match: {prefix: /}, route: {cluster: c}}]`)
+	for _, tc := range []struct{ method, host, path, want string }{
+		{"PUT", "vh.example", "/users/1", "put-user"},
+		{"GET", "vh.example", "/users/1", "users"},
+		{"GET", "vh.example", "/other", "other"},
+		{"GET", "elsewhere", "/users/1", ""},
+	} {
+		q := req(tc.host, tc.path)
+		q.Method = tc.method
+		if d := r.Route(q); d.VirtualCluster != tc.want {
+			t.Errorf("%s %s%s: virtual cluster %q, want %q", tc.method, tc.host, tc.path, d.VirtualCluster, tc.want)
+		}
+	}
+}
+
+// TestRuntimeIsConsulted: a Request's Runtime decides runtime_fraction, given the route's key.
+func TestRuntimeIsConsulted(t *testing.T) {
+	r := compileYAML(t, oneRoute(`{match: {prefix: /, runtime_fraction: {runtime_key: canary, default_value: {numerator: 100}}}, route: {cluster: canary}}, {match: {prefix: /}, route: {cluster: main}}`))
+	q := req("h", "/")
+	if d := r.Route(q); d.Cluster != "canary" {
+		t.Errorf("empty runtime: cluster %q, want canary (default 100%%)", d.Cluster)
+	}
+	off := &keyRecorder{}
+	q.Runtime = off
+	if d := r.Route(q); d.Cluster != "main" || off.key != "canary" {
+		t.Errorf("runtime off: cluster %q, key asked %q; want main and canary", d.Cluster, off.key)
+	}
+}
+
+// keyRecorder is a runtime that turns every feature off and records the key it was asked about.
+type keyRecorder struct{ key string }
+
+func (k *keyRecorder) FeatureEnabled(key string, _ *typev3.FractionalPercent, _ uint64) bool {
+	k.key = key
+	return false
 }

@@ -34,6 +34,13 @@ type virtualHost struct {
 	retry       *routev3.RetryPolicy
 	cors        *routev3.CorsPolicy
 	mirrors     []Mirror
+	vclusters   []virtualCluster
+}
+
+// virtualCluster is a VirtualCluster: a name for request stats, chosen by headers (RC).
+type virtualCluster struct {
+	name    string
+	headers []headerMatcher
 }
 
 type route struct {
@@ -109,6 +116,17 @@ func compileVirtualHost(v *routev3.VirtualHost, path string, maxBody uint32) (*v
 	}
 	if vh.respHeaders, err = compileHeaderOps(v.GetResponseHeadersToAdd(), v.GetResponseHeadersToRemove(), path+".response"); err != nil {
 		return nil, err
+	}
+	for i, vc := range v.GetVirtualClusters() {
+		p := fmt.Sprintf("%s.virtual_clusters[%d]", path, i)
+		if vc.GetName() == "" { // RC: name is required (min_len 1)
+			return nil, fmt.Errorf("routeeval: %s: name is required", p)
+		}
+		hs, err := compileHeaderMatchers(vc.GetHeaders(), p+".headers")
+		if err != nil {
+			return nil, err
+		}
+		vh.vclusters = append(vh.vclusters, virtualCluster{name: vc.GetName(), headers: hs})
 	}
 	for i, rt := range v.GetRoutes() {
 		cr, err := compileRoute(rt, fmt.Sprintf("%s.routes[%d]", path, i), maxBody)

@@ -1,6 +1,7 @@
 package routeeval
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,32 +13,23 @@ import (
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	yamlv3 "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 )
 
-// routerCheckDir holds Envoy's own router_check_tool fixtures (see its SOURCE.md). It lives outside
-// the repository, so the test skips when it is absent (e.g. in CI on a fresh clone).
-const routerCheckDir = "../../../shared/conformance/envoy-router-check"
+// routerCheckDir holds Envoy's own router_check_tool fixtures, unmodified (see SOURCE.md and
+// NOTICE there). sharedRouterCheckDir is where the workplace keeps the originals; when present, the
+// copy must equal it.
+const (
+	routerCheckDir       = "testdata/envoy-router-check"
+	sharedRouterCheckDir = "../../../shared/conformance/envoy-router-check"
+)
 
 // skipped names fixtures ("Fixture") or cases ("Fixture/test_name") that are not run, and why.
-var skipped = map[string]string{
-	"ClusterHeader": "route.cluster_header (cluster taken from a request header) is not modelled; Compile rejects it",
-	"Runtime/Test_1": "router_check's mock runtime turns a runtime_fraction route off unless the test " +
-		"names its key; the evaluator models an empty runtime, where default_value (100%) applies",
-}
-
-// strippedFields are removed from fixture configurations before Compile, with the reason they
-// cannot change any modelled assertion. Assertions about them are listed in uncheckedAssertions.
-var strippedFields = map[string]string{
-	"virtual_clusters": "virtual clusters only name request stats; they never change the route decision",
-}
-
-// uncheckedAssertions are golden assertions about things the evaluator does not model.
-var uncheckedAssertions = map[string]string{
-	"virtual_cluster_name": "virtual_clusters are stripped (stats only)",
-}
+// It is empty: every case runs. An entry needs a reason naming the construct kfgate never emits.
+var skipped = map[string]string{}
 
 type goldenFile struct {
 	Tests []goldenCase `yaml:"tests"`
@@ -61,12 +53,9 @@ type goldenCase struct {
 	Validate map[string]any `yaml:"validate"`
 }
 
-type conformanceStats struct{ ran, passed, skipped, unchecked int }
+type conformanceStats struct{ cases, ran, passed, skipped int }
 
 func TestEnvoyRouterCheckFixtures(t *testing.T) {
-	if _, err := os.Stat(routerCheckDir); err != nil {
-		t.Skipf("router_check fixtures not found at %s (they live outside the repository): %v", routerCheckDir, err)
-	}
 	names, err := filepath.Glob(filepath.Join(routerCheckDir, "*.golden.proto.json"))
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no fixtures in %s: %v", routerCheckDir, err)
@@ -77,12 +66,16 @@ func TestEnvoyRouterCheckFixtures(t *testing.T) {
 		fixture := strings.TrimSuffix(filepath.Base(golden), ".golden.proto.json")
 		t.Run(fixture, func(t *testing.T) { runFixture(t, fixture, &st) })
 	}
-	t.Logf("router_check conformance: ran %d, passed %d, skipped %d (of which %d had only unmodelled assertions)",
-		st.ran, st.passed, st.skipped, st.unchecked)
+	t.Logf("router_check conformance: %d cases in %d fixtures: ran %d, passed %d, skipped %d",
+		st.cases, len(names), st.ran, st.passed, st.skipped)
+	if st.ran+st.skipped != st.cases || st.ran == 0 {
+		t.Errorf("ran %d + skipped %d != %d cases", st.ran, st.skipped, st.cases)
+	}
 }
 
 func runFixture(t *testing.T, fixture string, st *conformanceStats) {
 	cases := loadGolden(t, fixture)
+	st.cases += len(cases)
 	if reason, ok := skipped[fixture]; ok {
 		st.skipped += len(cases)
 		t.Skipf("skipped: %s", reason)
@@ -99,15 +92,13 @@ func runFixture(t *testing.T, fixture string, st *conformanceStats) {
 			continue
 		}
 		checked, failures := checkCase(t, router, c)
+		st.ran++
 		switch {
 		case checked == 0:
-			st.skipped++
-			st.unchecked++
+			t.Errorf("%s: the golden case asserts nothing", key)
 		case len(failures) == 0:
-			st.ran++
 			st.passed++
 		default:
-			st.ran++
 			t.Errorf("%s:\n  %s", key, strings.Join(failures, "\n  "))
 		}
 	}
@@ -119,16 +110,19 @@ func loadGolden(t *testing.T, fixture string) []goldenCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A YAML parser, not encoding/json: TestRoutes' golden has a trailing comma.
+	// A YAML parser, not encoding/json: TestRoutes' golden has a trailing comma. Unknown fields
+	// fail, so an input or assertion the harness does not know is never silently dropped.
 	var g goldenFile
-	if err := yamlv3.Unmarshal(raw, &g); err != nil {
+	dec := yamlv3.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&g); err != nil {
 		t.Fatalf("%s golden: %v", fixture, err)
 	}
 	return g.Tests
 }
 
-// loadFixtureConfig reads NAME.yaml into a RouteConfiguration, removing strippedFields. A fixture
-// that does not parse is returned as nil only when it is skipped, else the test fails.
+// loadFixtureConfig reads NAME.yaml into a RouteConfiguration; an unknown field fails the test
+// (protojson), and Compile then fails on any known field the evaluator does not model.
 func loadFixtureConfig(t *testing.T, fixture string) *routev3.RouteConfiguration {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(routerCheckDir, fixture+".yaml"))
@@ -138,12 +132,6 @@ func loadFixtureConfig(t *testing.T, fixture string) *routev3.RouteConfiguration
 	rc, err := parseFixtureConfig(raw)
 	if err != nil {
 		t.Fatalf("%s.yaml: %v", fixture, err)
-	}
-	for _, vh := range rc.GetVirtualHosts() {
-		if len(vh.GetVirtualClusters()) > 0 {
-			t.Logf("%s: stripping virtual_hosts[%s].virtual_clusters: %s", fixture, vh.GetName(), strippedFields["virtual_clusters"])
-			vh.VirtualClusters = nil
-		}
 	}
 	return rc
 }
@@ -212,10 +200,20 @@ func objectDuration(m map[string]any) (string, bool) {
 	return (time.Duration(secs)*time.Second + time.Duration(nanos)).String(), true
 }
 
+// routerCheckRuntime is router_check's mock runtime (router.cc in test/tools/router_check): a
+// runtime_fraction is on only under the key the test names in input.runtime, and then only when
+// random_value % denominator < numerator. Every other key is off, whatever its default.
+type routerCheckRuntime struct{ enabled string }
+
+func (r routerCheckRuntime) FeatureEnabled(key string, def *typev3.FractionalPercent, random uint64) bool {
+	return key != "" && key == r.enabled && EmptyRuntime{}.FeatureEnabled(key, def, random)
+}
+
 func fixtureRequest(c goldenCase) Request {
 	in := c.Input
 	req := Request{Authority: in.Authority, Path: in.Path, Method: in.Method, Scheme: "http",
-		Random: in.Random, RemoteAddress: "127.0.0.1:0", Headers: map[string]string{}}
+		Random: in.Random, RemoteAddress: "127.0.0.1:0", Headers: map[string]string{},
+		Runtime: routerCheckRuntime{enabled: in.Runtime}}
 	if in.SSL {
 		req.Scheme = "https"
 	}
@@ -247,9 +245,6 @@ func checkCase(t *testing.T, router *Router, c goldenCase) (checked int, failure
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if _, ok := uncheckedAssertions[k]; ok {
-			continue
-		}
 		checked++
 		if msg := checkAssertion(t, k, c.Validate[k], req, d); msg != "" {
 			failures = append(failures, msg)
@@ -286,6 +281,11 @@ func actualValue(key string, req Request, d Decision) (string, error) {
 	switch key {
 	case "cluster_name":
 		return ifForward(fwd, d.Cluster), nil
+	case "virtual_cluster_name":
+		if !d.Matched {
+			return "", nil
+		}
+		return d.VirtualCluster, nil
 	case "virtual_host_name":
 		return ifForward(fwd, d.VirtualHost), nil
 	case "path_rewrite":
@@ -394,11 +394,31 @@ func TestConformanceHarnessDetectsMismatch(t *testing.T) {
 	var c goldenCase
 	c.Input.Authority, c.Input.Path, c.Input.Method = "h", "/", "GET"
 	c.Validate = map[string]any{
-		"cluster_name": "wrong", "host_rewrite": "up", "virtual_cluster_name": "ignored",
+		"cluster_name": "wrong", "host_rewrite": "up", "virtual_cluster_name": "",
 		"request_header_matches": []any{map[string]any{"name": ":authority", "string_match": map[string]any{"exact": "h"}}},
 	}
 	checked, failures := checkCase(t, r, c)
-	if checked != 3 || len(failures) != 2 {
-		t.Errorf("checked %d, failures %q; want 3 checked, 2 failures (cluster_name, :authority)", checked, failures)
+	if checked != 4 || len(failures) != 2 {
+		t.Errorf("checked %d, failures %q; want 4 checked, 2 failures (cluster_name, :authority)", checked, failures)
+	}
+}
+
+// TestRouterCheckFixturesAreUnmodified keeps the copy in testdata byte-for-byte equal to the
+// workplace's originals when those are present (they are not in a fresh clone, where the copy is
+// all there is).
+func TestRouterCheckFixturesAreUnmodified(t *testing.T) {
+	orig, err := os.ReadDir(sharedRouterCheckDir)
+	if err != nil {
+		t.Skipf("originals not present at %s: %v", sharedRouterCheckDir, err)
+	}
+	for _, e := range orig {
+		want, err := os.ReadFile(filepath.Join(sharedRouterCheckDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(routerCheckDir, e.Name()))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s (copy it again): %v", filepath.Join(routerCheckDir, e.Name()), sharedRouterCheckDir, err)
+		}
 	}
 }

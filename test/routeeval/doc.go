@@ -19,6 +19,7 @@
 // (see strict.go). A field it does not model makes Compile fail with an error naming the field, so a
 // test can never pass because the evaluator silently ignored part of a configuration.
 //
-// Runtime: the evaluator assumes an empty Envoy runtime, so runtime_fraction and weighted-cluster
-// runtime keys always use their configured defaults.
+// Runtime: a route's runtime_fraction asks Request.Runtime; without one the evaluator assumes an
+// empty Envoy runtime (EmptyRuntime), so the configured default applies, as it does for kfgate's
+// canaries, which set no runtime key. Weighted-cluster runtime_key_prefix is not consulted.
 package routeeval

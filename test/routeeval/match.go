@@ -28,11 +28,12 @@ type pathMatcher struct {
 
 // routeMatch is a compiled RouteMatch: all criteria are ANDed (CI RouteEntryImplBase::matchRoute).
 type routeMatch struct {
-	path    pathMatcher
-	runtime *typev3.FractionalPercent // runtime_fraction default_value; nil when unset
-	grpc    bool
-	headers []headerMatcher
-	query   []queryMatcher
+	path       pathMatcher
+	runtime    *typev3.FractionalPercent // runtime_fraction default_value; nil when unset
+	runtimeKey string                    // runtime_fraction runtime_key
+	grpc       bool
+	headers    []headerMatcher
+	query      []queryMatcher
 }
 
 func compileRouteMatch(m *routev3.RouteMatch, path string) (routeMatch, error) {
@@ -43,6 +44,10 @@ func compileRouteMatch(m *routev3.RouteMatch, path string) (routeMatch, error) {
 	}
 	if m.GetRuntimeFraction() != nil {
 		rm.runtime = m.GetRuntimeFraction().GetDefaultValue()
+		if rm.runtime == nil { // RC: default_value is required (validate.rules)
+			return rm, fmt.Errorf("routeeval: %s.runtime_fraction: default_value is required", path)
+		}
+		rm.runtimeKey = m.GetRuntimeFraction().GetRuntimeKey()
 	}
 	rm.grpc = m.GetGrpc() != nil
 	if rm.headers, err = compileHeaderMatchers(m.GetHeaders(), path+".headers"); err != nil {
@@ -138,11 +143,10 @@ func isGrpc(get headerLookup) bool {
 }
 
 // matches evaluates the criteria in Envoy's order: runtime, gRPC, headers, query parameters
-// (CI RouteEntryImplBase::matchRoute), then the path. runtime_fraction is evaluated against an empty
-// runtime: random % denominator < numerator of default_value (Snapshot::featureEnabled /
-// ProtobufPercentHelper::evaluateFractionalPercent).
+// (CI RouteEntryImplBase::matchRoute), then the path. runtime_fraction asks the request's Runtime
+// (Snapshot::featureEnabled), an empty runtime when it has none.
 func (m routeMatch) matches(v *view) (int, bool) {
-	if m.runtime != nil && v.req.Random%fractionDenominator(m.runtime.GetDenominator()) >= uint64(m.runtime.GetNumerator()) {
+	if m.runtime != nil && !runtimeOf(&v.req).FeatureEnabled(m.runtimeKey, m.runtime, v.req.Random) {
 		return 0, false
 	}
 	if m.grpc && !isGrpc(v.get) {

@@ -30,7 +30,7 @@ func (r *Router) Route(req Request) Decision {
 // tlsRedirect is the SslRedirectRoute: a 301 to https://host/path with no header mutations.
 func (r *Router) tlsRedirect(v *view, vh *virtualHost) Decision {
 	return Decision{
-		Matched: true, VirtualHost: vh.name, TLSRedirect: true,
+		Matched: true, VirtualHost: vh.name, VirtualCluster: vh.virtualClusterFor(v.get), TLSRedirect: true,
 		Path: v.req.Path, Host: v.req.Authority,
 		Redirect:             &Redirect{Location: sslRedirectLocation(v), Code: 301},
 		TypedPerFilterConfig: mergePerFilter(r.perFilter, vh.perFilter, nil),
@@ -40,7 +40,7 @@ func (r *Router) tlsRedirect(v *view, vh *virtualHost) Decision {
 
 func (r *Router) decide(v *view, vh *virtualHost, rt *route, matchedLen int) Decision {
 	d := Decision{
-		Matched: true, VirtualHost: vh.name, RouteName: rt.name,
+		Matched: true, VirtualHost: vh.name, VirtualCluster: vh.virtualClusterFor(v.get), RouteName: rt.name,
 		Path: v.req.Path, Host: v.req.Authority,
 		TypedPerFilterConfig: mergePerFilter(r.perFilter, vh.perFilter, rt.perFilter),
 		InternalOnlyStripped: v.stripped,
@@ -61,7 +61,7 @@ func (r *Router) decide(v *view, vh *virtualHost, rt *route, matchedLen int) Dec
 }
 
 func (r *Router) decideForward(d *Decision, v *view, vh *virtualHost, f *forwardAction, matchedLen int) {
-	d.Cluster = f.pickCluster(v.req.Random)
+	d.Cluster = f.pickCluster(v.req.Random, v.get)
 	d.WeightedClusters = append([]WeightedCluster(nil), f.weighted...)
 	d.Path, d.PathRewritten = rewritePath(v.req.Path, matchedLen, f.prefixRewrite, f.regexRewrite)
 	if f.hostLiteral != "" {

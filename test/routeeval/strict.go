@@ -37,7 +37,8 @@ func init() {
 	allow(opaque, r+"RouteConfiguration", "typed_per_filter_config")
 	allow(descend, r+"VirtualHost", "name", "domains", "routes", "require_tls", "request_headers_to_add",
 		"request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove",
-		"request_mirror_policies")
+		"request_mirror_policies", "virtual_clusters")
+	allow(descend, r+"VirtualCluster", "name", "headers")
 	allow(opaque, r+"VirtualHost", "typed_per_filter_config", "retry_policy", "cors")
 	allow(descend, r+"Route", "name", "match", "route", "redirect", "direct_response",
 		"request_headers_to_add", "request_headers_to_remove", "response_headers_to_add",
@@ -49,7 +50,7 @@ func init() {
 		"present_match", "prefix_match", "suffix_match", "contains_match", "string_match",
 		"invert_match", "treat_missing_header_as_empty")
 	allow(descend, r+"QueryParameterMatcher", "name", "string_match", "present_match")
-	allow(descend, r+"RouteAction", "cluster", "weighted_clusters", "prefix_rewrite", "regex_rewrite",
+	allow(descend, r+"RouteAction", "cluster", "cluster_header", "weighted_clusters", "prefix_rewrite", "regex_rewrite",
 		"host_rewrite_literal", "auto_host_rewrite", "append_x_forwarded_host", "timeout",
 		"idle_timeout", "request_mirror_policies", "upgrade_configs")
 	allow(opaque, r+"RouteAction", "retry_policy", "hash_policy", "cors")

@@ -12,15 +12,22 @@ func oneRoute(route string) string {
 
 func TestCompileRejects(t *testing.T) {
 	cases := []struct{ name, config, wantErr string }{
-		{"virtual_clusters", `
+		{"hedge_policy", `
 virtual_hosts:
 - name: vh
   domains: ["*"]
   routes: [{match: {prefix: /}, route: {cluster: c}}]
-  virtual_clusters: [{name: vc, headers: [{name: ":path"}]}]`,
-			"virtual_hosts[0].virtual_clusters (envoy.config.route.v3.VirtualHost.virtual_clusters) is not modelled"},
-		{"cluster_header", oneRoute(`{match: {prefix: /}, route: {cluster_header: x-cluster}}`),
-			"virtual_hosts[0].routes[0].route.cluster_header"},
+  hedge_policy: {hedge_on_per_try_timeout: true}`,
+			"virtual_hosts[0].hedge_policy (envoy.config.route.v3.VirtualHost.hedge_policy) is not modelled"},
+		{"cluster_specifier_plugin", oneRoute(`{match: {prefix: /}, route: {cluster_specifier_plugin: p}}`),
+			"virtual_hosts[0].routes[0].route.cluster_specifier_plugin"},
+		{"virtual cluster header matcher", `
+virtual_hosts:
+- name: vh
+  domains: ["*"]
+  routes: [{match: {prefix: /}, route: {cluster: c}}]
+  virtual_clusters: [{name: vc, headers: [{name: ":path", string_match: {safe_regex: {regex: "("}}}]}]`,
+			"invalid regex"},
 		{"route metadata", oneRoute(`{match: {prefix: /}, route: {cluster: c}, metadata: {filter_metadata: {a: {b: c}}}}`),
 			"routes[0].metadata"},
 		{"tls_context match", oneRoute(`{match: {prefix: /, tls_context: {presented: true}}, route: {cluster: c}}`),

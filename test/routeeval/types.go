@@ -17,6 +17,7 @@ type Request struct {
 	Scheme    string            // :scheme and, unless Headers has one, x-forwarded-proto; "http" if empty
 	Headers   map[string]string // other request headers (names are lower-cased); repeated values joined with ","
 	Random    uint64            // used for weighted_clusters choice (random % total weight) and runtime_fraction
+	Runtime   Runtime           // answers runtime_fraction; nil is an empty runtime (EmptyRuntime)
 	// RemoteAddress is the downstream remote address ("ip:port"); it feeds the
 	// %DOWNSTREAM_REMOTE_ADDRESS% and %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% header formatters.
 	RemoteAddress string
@@ -82,8 +83,10 @@ type Mirror struct {
 type Decision struct {
 	Matched     bool   // a route matched (false => Envoy 404 "no route")
 	VirtualHost string // name of the selected virtual host ("" if none)
-	RouteName   string
-	Cluster     string // chosen cluster (weighted: chosen by Random)
+	// VirtualCluster names the request's virtual cluster (stats only): see virtualClusterFor.
+	VirtualCluster string
+	RouteName      string
+	Cluster        string // chosen cluster (weighted: chosen by Random)
 	// WeightedClusters lists all candidates with weights when weighted_clusters is used.
 	WeightedClusters []WeightedCluster
 	Path             string // :path after prefix_rewrite / regex_rewrite (query kept)

@@ -122,3 +122,18 @@ func portStart(host string) int {
 	}
 	return i
 }
+
+// virtualClusterFor is VirtualHostImpl::virtualClusterFromEntries (CI): the first virtual cluster
+// whose headers all match the request (before the route's header mutations), else the catch-all
+// "other" when the virtual host has any, else none.
+func (vh *virtualHost) virtualClusterFor(get headerLookup) string {
+	for _, vc := range vh.vclusters {
+		if matchAllHeaders(vc.headers, get) {
+			return vc.name
+		}
+	}
+	if len(vh.vclusters) > 0 {
+		return "other"
+	}
+	return ""
+}
