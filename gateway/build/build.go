@@ -6,6 +6,7 @@ package build
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/kfgate/kfgate/gateway/ir"
 	"github.com/kfgate/kfgate/gateway/mapping"
@@ -16,7 +17,10 @@ import (
 type Options struct {
 	ID            string // ambassador_id of this installation
 	ListenerPort  uint32
+	HTTPSPort     uint32 // the TLS listener's port (default 8443)
 	ClusterDomain string
+	// Now is the clock certificate expiry is judged by (nil: time.Now).
+	Now func() time.Time
 }
 
 // Result is one build: what to serve and what to tell users.

@@ -75,7 +75,8 @@ type goodVersion struct {
 
 // NewEngine returns an empty Engine.
 func NewEngine(opts Options) *Engine {
-	return &Engine{opts: opts, state: ir.NewState(ir.Options{ListenerPort: opts.ListenerPort, ClusterDomain: opts.ClusterDomain}),
+	return &Engine{opts: opts, state: ir.NewState(ir.Options{ListenerPort: opts.ListenerPort, HTTPSPort: opts.HTTPSPort,
+		ClusterDomain: opts.ClusterDomain, Now: opts.Now}),
 		texts: map[textID]*text{}, services: map[string]*corev1.Service{}, slices: map[string]*discoveryv1.EndpointSlice{},
 		bySvc: map[string]map[string]*discoveryv1.EndpointSlice{}, objects: map[objectKey]int{}, withDiags: map[textID]*text{}}
 }
@@ -231,6 +232,12 @@ func (e *Engine) refreshService(key string) {
 	e.state.SetService(source.Service(svc, slices))
 }
 
+// SetSecret adds or replaces a Secret (only one a TLSContext names makes the Engine dirty).
+func (e *Engine) SetSecret(s *corev1.Secret) { e.state.SetSecret(source.Secret(s)) }
+
+// DeleteSecret forgets a Secret.
+func (e *Engine) DeleteSecret(namespace, name string) { e.state.DeleteSecret(namespace, name) }
+
 // Sync makes the Engine's view equal to objs, finding what changed: texts by content, Services and
 // EndpointSlices by what kfgate reads of them. Changed texts are decoded in parallel.
 func (e *Engine) Sync(objs source.Objects) {
@@ -240,6 +247,11 @@ func (e *Engine) Sync(objs source.Objects) {
 	e.fileDiags = objs.Diagnostics
 	e.syncTexts(objs.Texts)
 	e.syncServices(objs.Services, objs.EndpointSlices)
+	secrets := make(map[string]*ir.Secret, len(objs.Secrets))
+	for _, s := range objs.Secrets {
+		secrets[ir.Key(s.Namespace, s.Name)] = source.Secret(s)
+	}
+	e.state.SetSecrets(secrets)
 }
 
 func (e *Engine) syncTexts(texts []source.Text) {

@@ -20,6 +20,7 @@ func (e *Engine) Fresh() *Engine {
 	for _, svc := range e.services {
 		f.SetService(svc)
 	}
+	f.state.SetSecrets(e.state.Secrets())
 	f.changed = true
 	return f
 }

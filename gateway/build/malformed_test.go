@@ -33,6 +33,10 @@ func badModule(body string) string {
 	return "apiVersion: getambassador.io/v2\nkind: Module\nname: ambassador\n" + body
 }
 
+func badTLS(body string) string {
+	return "apiVersion: getambassador.io/v2\nkind: TLSContext\nname: tls\nhosts: [example.com]\n" + body
+}
+
 func badAuth(body string) string {
 	return "apiVersion: getambassador.io/v2\nkind: AuthService\nname: auth\nauth_service: auth:3000\n" + body
 }
@@ -113,20 +117,41 @@ func malformedRows() []malformedRow {
 		{name: "connect_timeout_ms 0", bad: badMappingPS("connect_timeout_ms: 0\n"), field: "connect_timeout_ms", msg: "must be between 1 and 86400000, got 0", sev: E},
 		{name: "timeout_ms over a day", bad: badMappingPS("timeout_ms: 86400001\n"), field: "timeout_ms", msg: "must be between 0 and 86400000", sev: E},
 		{name: "allow_upgrade not a protocol", bad: badMappingPS("allow_upgrade: [websocket, \"spdy/3\"]\n"), field: "allow_upgrade[1]", msg: `"spdy/3" is not a protocol name`, sev: E},
-		{name: "tls names a TLSContext", bad: badMappingPS("tls: upstream-context\n"), field: "tls", msg: "naming a TLSContext is not supported yet", sev: E},
+		{name: "tls names a missing TLSContext", bad: badMappingPS("tls: upstream-context\n"), field: "tls", msg: `no TLSContext "upstream-context" in namespace "default"`, sev: E},
+		{name: "tls not a name", bad: badMappingPS("tls: Not_A_Name\n"), field: "tls", msg: "must be true, false or the name of a TLSContext", sev: E},
+		{name: "labels not a mapping", bad: badMappingPS("labels: [a]\n"), field: "labels", msg: "must be a mapping of rate limit domain to label groups", sev: E},
+		{name: "label group with two keys", bad: badMappingPS("labels: {ambassador: [{a: [x], b: [y]}]}\n"), field: "labels.ambassador[0]", msg: "must be a mapping with one key", sev: E},
+		{name: "label request_headers without header_name", bad: badMappingPS("labels: {ambassador: [{g: [{request_headers: {key: k}}]}]}\n"), field: "labels.ambassador[0].g[0].request_headers.header_name", msg: "is required", sev: E},
+		{name: "label generic_key without value", bad: badMappingPS("labels: {ambassador: [{g: [{generic_key: {key: k}}]}]}\n"), field: "labels.ambassador[0].g[0].generic_key.value", msg: "is required", sev: E},
+		{name: "local_rate_limit without requests", bad: badMappingPS("local_rate_limit: {per: minute}\n"), field: "local_rate_limit.requests", msg: "is required", sev: E},
+		{name: "local_rate_limit unknown unit", bad: badMappingPS("local_rate_limit: {requests: 5, per: day}\n"), field: "local_rate_limit.per", msg: "must be one of second, minute, hour", sev: E},
+		{name: "local_rate_limit burst below requests", bad: badMappingPS("local_rate_limit: {requests: 5, burst: 2}\n"), field: "local_rate_limit.burst", msg: "is less than requests", sev: E},
 
 		// Header, kind and identity.
 		{name: "unknown apiVersion", bad: "apiVersion: getambassador.io/v9\nkind: Mapping\nname: bad\nprefix: /bad/\nservice: app\n", field: "apiVersion", msg: `unknown apiVersion "getambassador.io/v9"`, sev: E, doc: "bad"},
 		{name: "missing apiVersion", bad: "kind: Mapping\nname: bad\nprefix: /bad/\nservice: app\n", field: "apiVersion", msg: "is required", sev: E},
 		{name: "unknown kind", bad: "apiVersion: getambassador.io/v2\nkind: Mappin\nname: bad\nprefix: /bad/\nservice: app\n", field: "kind", msg: `unknown kind "Mappin"`, sev: E},
-		{name: "missing kind", bad: "apiVersion: getambassador.io/v2\nname: bad\nprefix: /bad/\nservice: app\n", field: "kind", msg: "is required (Mapping, Module or AuthService)", sev: E},
+		{name: "missing kind", bad: "apiVersion: getambassador.io/v2\nname: bad\nprefix: /bad/\nservice: app\n", field: "kind", msg: "is required (Mapping, Module, AuthService, TLSContext, RateLimitService)", sev: E},
 		{name: "missing name", bad: "apiVersion: getambassador.io/v2\nkind: Mapping\nprefix: /bad/\nservice: app\n", field: "name", msg: "is required", sev: E},
 		{name: "missing name in CRD metadata", bad: "apiVersion: getambassador.io/v2\nkind: Mapping\nmetadata:\n  namespace: default\nspec:\n  prefix: /bad/\n  service: app\n", field: "metadata.name", msg: "is required", sev: E},
 		{name: "CRD metadata without spec", bad: "apiVersion: getambassador.io/v2\nkind: Mapping\nmetadata:\n  name: bad\n", field: "spec", msg: "is required when metadata is given", sev: E},
 		{name: "missing prefix", bad: badMapping("service: app\n"), field: "prefix", msg: "is required", sev: E},
 		{name: "missing service", bad: badMapping("prefix: /bad/\n"), field: "service", msg: "is required", sev: E},
-		{name: "TLSContext not supported", bad: "apiVersion: getambassador.io/v2\nkind: TLSContext\nname: tls\nhosts: [example.com]\nsecret: tls-cert\n", field: "kind", msg: "TLSContext is not supported yet", sev: E, doc: "tls"},
-		{name: "RateLimitService not supported", bad: "apiVersion: getambassador.io/v2\nkind: RateLimitService\nname: rl\nservice: ratelimit:5000\n", field: "kind", msg: "RateLimitService is not supported yet", sev: E, doc: "rl"},
+		{name: "TLSContext Secret missing", bad: badTLS("secret: tls-cert\n"), field: "secret", msg: "Secret default/tls-cert not found", sev: E, doc: "tls"},
+		{name: "TLSContext without secret", bad: badTLS(""), field: "secret", msg: "is required with hosts", sev: E, doc: "tls"},
+		{name: "TLSContext bad host", bad: "apiVersion: getambassador.io/v2\nkind: TLSContext\nname: tls\nhosts: [\"a b\"]\nsecret: s\n", field: "hosts[0]", msg: `"a b" is not a host name`, sev: E, doc: "tls"},
+		{name: "TLSContext unknown cipher", bad: badTLS("secret: s\ncipher_suites: [ECDHE-RSA-AES128-GCM-SHA256, ECDHE-RSA-AES128-GCM-SHA257]\n"), field: "cipher_suites[1]", msg: `unknown name "ECDHE-RSA-AES128-GCM-SHA257"; did you mean "ECDHE-RSA-AES128-GCM-SHA256"?`, sev: E, doc: "tls"},
+		{name: "TLSContext unknown TLS version", bad: badTLS("secret: s\nmin_tls_version: v1.4\n"), field: "min_tls_version", msg: `unknown TLS version "v1.4"`, sev: E, doc: "tls"},
+		{name: "TLSContext min above max", bad: badTLS("secret: s\nmin_tls_version: v1.3\nmax_tls_version: v1.2\n"), field: "min_tls_version", msg: "v1.3 is newer than max_tls_version v1.2", sev: E, doc: "tls"},
+		{name: "TLSContext redirect from another port", bad: badTLS("secret: s\nredirect_cleartext_from: 80\n"), field: "redirect_cleartext_from", msg: "80 is not kfgate's cleartext listener port 8080", sev: E, doc: "tls"},
+		{name: "TLSContext ca_secret with hosts", bad: badTLS("secret: s\nca_secret: ca\n"), field: "ca_secret", msg: "client certificate validation is not implemented", sev: E, doc: "tls"},
+		{name: "TLSContext cross-namespace secret", bad: badTLS("secret: \"other/s\"\n"), field: "secret", msg: `"other/s" is not a Secret name`, sev: E, doc: "tls"},
+		{name: "RateLimitService without service", bad: "apiVersion: getambassador.io/v2\nkind: RateLimitService\nname: rl\n", field: "service", msg: "is required", sev: E, doc: "rl"},
+		{name: "RateLimitService v2", bad: "apiVersion: getambassador.io/v2\nkind: RateLimitService\nname: rl\nservice: rls:8081\nprotocol_version: v2\n", field: "protocol_version", msg: "only v3 is supported", sev: E, doc: "rl"},
+		{name: "Module envoy_log_type", bad: badModule("config: {envoy_log_type: xml}\n"), field: "config.envoy_log_type", msg: "must be json or text", sev: E},
+		{name: "Module envoy_log_format odd percent", bad: badModule("config: {envoy_log_type: text, envoy_log_format: \"%START_TIME% %REQ(:PATH)\"}\n"), field: "config.envoy_log_format", msg: "odd number of %", sev: E},
+		{name: "Module envoy_log_path relative", bad: badModule("config: {envoy_log_path: logs/access.log}\n"), field: "config.envoy_log_path", msg: "must be an absolute path", sev: E},
+		{name: "Module strict_transport_security", bad: badModule("config: {strict_transport_security: forever}\n"), field: "config.strict_transport_security", msg: "is not a Strict-Transport-Security value", sev: E},
 
 		// Unknown and unsupported fields: warnings, the document is still served.
 		{name: "unknown field with suggestion", bad: badMappingPS("timout_ms: 5000\n"), field: "timout_ms", msg: `unknown field; ignored (did you mean "timeout_ms"?)`, sev: W},

@@ -16,6 +16,7 @@ import (
 // clusterOptions are the Mapping settings that shape a cluster; Mappings that agree share it.
 type clusterOptions struct {
 	tls              bool
+	origin           *UpstreamTLS
 	http2            bool
 	connectTimeoutMs int64
 	lbPolicy         string
@@ -26,7 +27,7 @@ type clusterOptions struct {
 // with known EndpointSlices become EDS clusters; other in-cluster names fall back to DNS on the
 // Service's cluster DNS name; everything else is an external DNS cluster.
 func (r *resolver) cluster(doc mapping.Document, ref mapping.ServiceRef, o clusterOptions) *Cluster {
-	c := &Cluster{Port: uint32(ref.Port), TLS: o.tls, HTTP2: o.http2, LBPolicy: o.lbPolicy,
+	c := &Cluster{Port: uint32(ref.Port), TLS: o.tls, UpstreamTLS: o.origin, HTTP2: o.http2, LBPolicy: o.lbPolicy,
 		ConnectTimeout: time.Duration(o.connectTimeoutMs) * time.Millisecond, CircuitBreaker: o.circuitBreakers}
 	base := ""
 	switch svc := r.inCluster(ref); {
@@ -51,6 +52,9 @@ func (r *resolver) cluster(doc mapping.Document, ref mapping.ServiceRef, o clust
 		c.SNI = ref.Host
 		if c.Kind == ClusterDNS {
 			c.SNI = c.Host
+		}
+		if o.origin != nil && o.origin.SNI != "" {
+			c.SNI = o.origin.SNI
 		}
 	}
 	c.Name = clusterName(base, c, o)
@@ -123,6 +127,9 @@ func clusterName(base string, c *Cluster, o clusterOptions) string {
 	}
 	if c.HTTP2 {
 		name += "/h2"
+	}
+	if o.origin != nil {
+		name += "/tls=" + o.origin.Context
 	}
 	if o.connectTimeoutMs != mapping.DefaultConnectTimeoutMs || o.lbPolicy != "" || len(o.circuitBreakers) > 0 {
 		b, _ := json.Marshal([]any{o.connectTimeoutMs, o.lbPolicy, o.circuitBreakers}) // plain data: cannot fail

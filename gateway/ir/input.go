@@ -21,7 +21,10 @@ type Input struct {
 // Options are installation settings.
 type Options struct {
 	ListenerPort  uint32
+	HTTPSPort     uint32 // the TLS listener's port when a TLSContext serves hosts; default 8443
 	ClusterDomain string // default "cluster.local"
+	// Now is the clock certificate expiry is judged by (nil: time.Now).
+	Now func() time.Time
 }
 
 // Service is what kfgate knows about a Kubernetes Service: its ports and, when EndpointSlices are

@@ -12,6 +12,10 @@ type resolver struct {
 	diags      []mapping.Diagnostic
 	module     *mapping.Module
 	auth       *Auth
+	rateLimit  *RateLimitService
+	rlsDoc     *mapping.Document
+	contexts   []*mapping.Document          // TLSContexts (and the legacy tls Module), age order
+	origins    map[string]*mapping.Document // TLSContexts by namespace/name, for Mappings' tls
 	clusters   map[string]*Cluster
 	namespaces map[string]bool
 	created    []string // clusters made since the caller last cleared it
@@ -30,6 +34,9 @@ func (r *resolver) singletons(docs []*mapping.Document) (module, auth *mapping.D
 	for _, d := range docs {
 		switch d.Kind {
 		case mapping.KindModule:
+			if d.Name == "tls" {
+				continue // the legacy TLS Module: a TLSContext for every host (edgeSingletons)
+			}
 			if d.Name != "ambassador" && d.Name != "kfgate" {
 				r.report(*d, mapping.SeverityWarning, mapping.ReasonUnsupported, "name",
 					"only the Module named ambassador (or kfgate) holds global settings; Module %q is ignored", d.Name)
@@ -49,6 +56,7 @@ func (r *resolver) singletons(docs []*mapping.Document) (module, auth *mapping.D
 	} else if r.in.AuthDeclared {
 		r.auth = r.failClosedAuth()
 	}
+	r.edgeSingletons(docs)
 	return module, auth
 }
 
@@ -62,7 +70,17 @@ func (r *resolver) single(kept, d *mapping.Document) *mapping.Document {
 }
 
 func (r *resolver) listener() Listener {
-	l := Listener{Port: r.in.Options.ListenerPort, Auth: r.auth, XFFNumTrustedHops: uint32(r.module.XFFNumTrustedHops)}
+	l := Listener{Port: r.in.Options.ListenerPort, Auth: r.auth, XFFNumTrustedHops: uint32(r.module.XFFNumTrustedHops),
+		RateLimit: r.rateLimit, AccessLog: DefaultAccessLog, PreserveExternalRequestID: r.module.PreserveExternalRequestID}
+	if a := r.module.AccessLog; a != nil {
+		l.AccessLog = *a
+		if a.Type == "json" && len(a.JSONFormat) == 0 {
+			l.AccessLog.JSONFormat = DefaultAccessLog.JSONFormat
+		}
+		if a.Type == "text" && a.TextFormat == "" {
+			l.AccessLog.TextFormat = "" // Envoy's default text format
+		}
+	}
 	if r.module.UseRemoteAddress != nil {
 		l.UseRemoteAddress = *r.module.UseRemoteAddress
 	} else {

@@ -174,10 +174,12 @@ func (r *resolver) buildRoute(d mapping.Document) *Route {
 	}
 	if m.Redirect != nil {
 		rt.Redirect = buildRedirect(m)
-	} else if c := r.cluster(d, m.Service, r.clusterOptions(m)); c != nil {
+	} else if c := r.cluster(d, m.Service, r.clusterOptions(d)); c != nil {
 		rt.Clusters = []WeightedCluster{{Cluster: c.Name, Weight: 100}}
 	}
 	rt.Auth = r.routeAuth(d)
+	rt.RateLimits = r.rateLimits(d)
+	rt.LocalRateLimit = m.LocalRateLimit
 	return rt
 }
 
@@ -192,8 +194,12 @@ func (r *resolver) timeout(m *mapping.Mapping) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-func (r *resolver) clusterOptions(m *mapping.Mapping) clusterOptions {
+func (r *resolver) clusterOptions(d mapping.Document) clusterOptions {
+	m := d.Mapping
 	o := clusterOptions{tls: m.TLS, http2: m.GRPC, connectTimeoutMs: m.ConnectTimeoutMs, circuitBreakers: m.CircuitBreakers}
+	if m.TLSContext != "" {
+		o.origin = r.origin(d)
+	}
 	if o.circuitBreakers == nil {
 		o.circuitBreakers = r.module.CircuitBreakers
 	}

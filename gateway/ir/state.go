@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
@@ -18,7 +19,10 @@ import (
 type State struct {
 	opts         Options
 	services     map[string]*Service
+	secrets      map[string]*Secret
 	authDeclared bool
+	tls          tlsResult // the HTTPS listener and SDS secrets
+	tlsDirty     bool      // TLSContexts or a Secret they name changed
 
 	sources map[string][]*mapping.Document
 	names   map[string]*nameSlot
@@ -34,16 +38,17 @@ type State struct {
 	dirty       map[*group]struct{}
 	bulk        bool // resolveMany: groups are out of the order while resolved
 
-	nsCount    map[string]int // namespace → known Services in it
-	dupSlots   map[*nameSlot]struct{}
-	diagGroups map[*group]struct{}
-	refs       map[string]int      // cluster name → routes and filters using it
-	hosts      map[string]int      // host → routes bound to it
-	cors       int                 // routes with CORS
-	byService  map[string][]*group // Service key → groups routing to it (few per Service)
-	vhosts     []*VirtualHost      // assembled; nil when the order changed
-	clusters   []*Cluster          // assembled; nil when the cluster set changed
-	replaced   map[string]bool     // clusters rebuilt under a listed name, to patch into clusters
+	nsCount         map[string]int // namespace → known Services in it
+	dupSlots        map[*nameSlot]struct{}
+	diagGroups      map[*group]struct{}
+	refs            map[string]int      // cluster name → routes and filters using it
+	hosts           map[string]int      // host → routes bound to it
+	cors            int                 // routes with CORS
+	localRateLimits int                 // routes with a local_rate_limit
+	byService       map[string][]*group // Service key → groups routing to it (few per Service)
+	vhosts          []*VirtualHost      // assembled; nil when the order changed
+	clusters        []*Cluster          // assembled; nil when the cluster set changed
+	replaced        map[string]bool     // clusters rebuilt under a listed name, to patch into clusters
 	// unused: clusters no route used any more at some point of this resolution; those still unused
 	// at its end are forgotten (a Mapping edit moves a cluster between groups: detached, then reused)
 	unused map[string]bool
@@ -70,7 +75,10 @@ func NewState(opts Options) *State {
 	if opts.ListenerPort == 0 {
 		opts.ListenerPort = 8080
 	}
-	return &State{opts: opts, services: map[string]*Service{}, sources: map[string][]*mapping.Document{},
+	if opts.HTTPSPort == 0 {
+		opts.HTTPSPort = 8443
+	}
+	return &State{opts: opts, services: map[string]*Service{}, secrets: map[string]*Secret{}, sources: map[string][]*mapping.Document{},
 		names: map[string]*nameSlot{}, groups: map[string]*group{}, dirty: map[*group]struct{}{},
 		refs: map[string]int{}, hosts: map[string]int{}, byService: map[string][]*group{},
 		nsCount: map[string]int{}, dupSlots: map[*nameSlot]struct{}{}, diagGroups: map[*group]struct{}{}, unused: map[string]bool{},
@@ -90,7 +98,47 @@ func Resolve(in Input) (*Config, []mapping.Diagnostic) {
 
 // Dirty reports whether something changed since the last Config: a Config call would resolve again.
 // A Service or EndpointSlice that no Mapping routes to (nor the AuthService) leaves the State clean.
-func (s *State) Dirty() bool { return s.globalDirty || len(s.dirty) > 0 }
+func (s *State) Dirty() bool { return s.globalDirty || s.tlsDirty || len(s.dirty) > 0 }
+
+// SetSecret adds or replaces a Secret. Only a Secret a TLSContext names makes the State dirty, and
+// then only the TLS part is resolved again: the routes and clusters do not depend on its content.
+func (s *State) SetSecret(sec *Secret) {
+	key := Key(sec.Namespace, sec.Name)
+	if old, ok := s.secrets[key]; ok && reflect.DeepEqual(old, sec) {
+		return
+	}
+	s.secrets[key] = sec
+	if s.tls.refs[key] {
+		s.tlsDirty = true
+	}
+}
+
+// DeleteSecret forgets a Secret.
+func (s *State) DeleteSecret(namespace, name string) {
+	key := Key(namespace, name)
+	if _, ok := s.secrets[key]; !ok {
+		return
+	}
+	delete(s.secrets, key)
+	if s.tls.refs[key] {
+		s.tlsDirty = true
+	}
+}
+
+// Secrets returns every known Secret, by namespace/name.
+func (s *State) Secrets() map[string]*Secret { return maps.Clone(s.secrets) }
+
+// SetSecrets replaces every known Secret.
+func (s *State) SetSecrets(secrets map[string]*Secret) {
+	for key, old := range s.secrets {
+		if _, ok := secrets[key]; !ok {
+			s.DeleteSecret(old.Namespace, old.Name)
+		}
+	}
+	for _, sec := range secrets {
+		s.SetSecret(sec)
+	}
+}
 
 // SetAuthDeclared says whether an AuthService was written, valid or not (see Input.AuthDeclared).
 func (s *State) SetAuthDeclared(v bool) {
@@ -161,12 +209,22 @@ func (s *State) serviceChanged(key string) {
 	}
 }
 
+// touchesAuth reports whether the AuthService or the RateLimitService routes to the Service key:
+// their clusters are made once per resolveAll.
 func (s *State) touchesAuth(key string) bool {
-	if s.auth == nil {
-		return false
+	var refs []mapping.ServiceRef
+	if s.auth != nil {
+		refs = append(refs, s.auth.AuthService.Service)
 	}
-	ref := s.auth.AuthService.Service
-	return ref.Name != "" && Key(ref.Namespace, ref.Name) == key
+	if s.r != nil && s.r.rlsDoc != nil {
+		refs = append(refs, s.r.rlsDoc.RateLimitService.Service)
+	}
+	for _, ref := range refs {
+		if ref.Name != "" && Key(ref.Namespace, ref.Name) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Replace sets the documents of one source, replacing what it held before.
@@ -269,8 +327,18 @@ func (s *State) Config() (*Config, []mapping.Diagnostic) {
 		}
 	}
 	clear(s.dirty)
-	cfg := &Config{Listener: s.r.listener()}
+	if s.tlsDirty {
+		s.tlsDirty = false
+		now := time.Now
+		if s.opts.Now != nil {
+			now = s.opts.Now
+		}
+		s.tls = resolveTLS(s.r.contexts, s.secrets, s.opts, s.r.module, now())
+	}
+	cfg := &Config{Listener: s.r.listener(), HTTPS: s.tls.https, Secrets: s.tls.secrets}
+	cfg.Listener.RedirectHosts = s.tls.redirect
 	cfg.Listener.CORS = s.cors > 0
+	cfg.Listener.LocalRateLimit = s.localRateLimits > 0
 	cfg.VirtualHosts = s.virtualHosts()
 	cfg.Clusters = s.clusterList()
 	return cfg, s.diagnostics()
@@ -294,10 +362,14 @@ func (s *State) resolveAll() {
 	clear(s.hosts)
 	clear(s.byService)
 	clear(s.diagGroups)
-	s.cors = 0
+	s.cors, s.localRateLimits = 0, 0
 	if a := s.r.auth; a != nil {
 		s.refs[a.Cluster]++
 	}
+	if rl := s.r.rateLimit; rl != nil {
+		s.refs[rl.Cluster]++
+	}
+	s.tlsDirty = true
 	for _, g := range s.groups {
 		g.entries, g.clusters, g.services = nil, nil, nil
 		s.dirty[g] = struct{}{}
@@ -382,6 +454,9 @@ func (s *State) attach(g *group) {
 		if e.route.CORS != nil {
 			s.cors++
 		}
+		if e.route.LocalRateLimit != nil {
+			s.localRateLimits++
+		}
 	}
 	for _, c := range g.clusters {
 		if s.refs[c]++; s.refs[c] == 1 {
@@ -422,6 +497,9 @@ func (s *State) detach(g *group) {
 		}
 		if e.route.CORS != nil {
 			s.cors--
+		}
+		if e.route.LocalRateLimit != nil {
+			s.localRateLimits--
 		}
 	}
 	for _, c := range g.clusters {
@@ -513,7 +591,7 @@ func (s *State) clusterList() []*Cluster {
 
 // diagnostics gathers duplicate names, singleton conflicts and group problems.
 func (s *State) diagnostics() []mapping.Diagnostic {
-	out := append([]mapping.Diagnostic(nil), s.singleDiags...)
+	out := append(append([]mapping.Diagnostic(nil), s.singleDiags...), s.tls.diags...)
 	for slot := range s.dupSlots {
 		for _, d := range slot.docs[1:] {
 			out = append(out, duplicateDiag(*d, slot.docs[0]))

@@ -12,8 +12,11 @@ import (
 // Config is everything Envoy needs, before translation.
 type Config struct {
 	Listener     Listener       `json:"listener"`
+	HTTPS        *HTTPSListener `json:"https,omitempty"` // nil: no TLSContext serves hosts
 	VirtualHosts []*VirtualHost `json:"virtualHosts"`
 	Clusters     []*Cluster     `json:"clusters"`
+	// Secrets are the SDS secrets the listener's filter chains and the clusters name.
+	Secrets []*TLSSecret `json:"secrets,omitempty"`
 }
 
 // Listener is the single HTTP listener and its connection-manager settings.
@@ -23,6 +26,22 @@ type Listener struct {
 	XFFNumTrustedHops uint32 `json:"xffNumTrustedHops,omitempty"`
 	Auth              *Auth  `json:"auth,omitempty"`
 	CORS              bool   `json:"cors,omitempty"` // some route uses CORS: install the filter
+	// LocalRateLimit: some route has a local_rate_limit: install the filter.
+	LocalRateLimit bool              `json:"localRateLimit,omitempty"`
+	RateLimit      *RateLimitService `json:"rateLimit,omitempty"`
+	AccessLog      mapping.AccessLog `json:"accessLog"`
+	// PreserveExternalRequestID keeps a client's x-request-id (else Envoy makes a new one at the edge).
+	PreserveExternalRequestID bool `json:"preserveExternalRequestId,omitempty"`
+	// RedirectHosts are TLS hosts whose cleartext requests get a redirect to HTTPS.
+	RedirectHosts []string `json:"redirectHosts,omitempty"`
+}
+
+// RateLimitService configures Envoy's global rate limit filter.
+type RateLimitService struct {
+	Cluster         string        `json:"cluster"`
+	Domain          string        `json:"domain"`
+	Timeout         time.Duration `json:"timeout"`
+	FailureModeDeny bool          `json:"failureModeDeny,omitempty"`
 }
 
 // Auth configures Envoy's ext_authz filter.
@@ -86,6 +105,10 @@ type Route struct {
 	// Auth is set when an AuthService exists: ext_authz per-route settings.
 	Auth *RouteAuth `json:"auth,omitempty"`
 
+	// RateLimits are the descriptors sent to the RateLimitService (the labels under its domain).
+	RateLimits     []mapping.RateLimitGroup `json:"rateLimits,omitempty"`
+	LocalRateLimit *mapping.LocalRateLimit  `json:"localRateLimit,omitempty"`
+
 	// Translated caches the translator's output for this route; the IR is immutable once built.
 	Translated any `json:"-"`
 }
@@ -148,6 +171,7 @@ type Cluster struct {
 	Port           uint32                   `json:"port"`
 	TLS            bool                     `json:"tls,omitempty"`
 	SNI            string                   `json:"sni,omitempty"`
+	UpstreamTLS    *UpstreamTLS             `json:"upstreamTLS,omitempty"` // the TLSContext named in tls
 	HTTP2          bool                     `json:"http2,omitempty"`
 	ConnectTimeout time.Duration            `json:"connectTimeout"`
 	LBPolicy       string                   `json:"lbPolicy,omitempty"`

@@ -136,18 +136,17 @@ func decodeChunk(r *reader, chunk Chunk, opts Options) (Document, bool) {
 	if !owned(r, top, fields, opts) {
 		return doc, false
 	}
-	if doc.Kind == KindTLSContext || doc.Kind == KindRateLimitService {
-		r.report(top.keyNode("kind"), SeverityError, ReasonUnsupported, "kind",
-			"%s is not supported yet (planned with TLS and rate limiting); this document is ignored", doc.Kind)
-		return doc, false
-	}
 	switch doc.Kind {
 	case KindMapping:
 		doc.Mapping = decodeMapping(fields, doc.Namespace)
 	case KindModule:
-		doc.Module = decodeModule(fields)
+		doc.Module = decodeModule(fields, doc.Name)
 	case KindAuthService:
 		doc.AuthService = decodeAuthService(fields, doc.Namespace)
+	case KindTLSContext:
+		doc.TLSContext = decodeTLSContext(fields, nil)
+	case KindRateLimitService:
+		doc.RateLimitService = decodeRateLimitService(fields, doc.Namespace)
 	}
 	fields.finish(unsupportedFields[doc.Kind])
 	if fields != top {
@@ -222,18 +221,16 @@ func header(r *reader, top *object) (Document, *object) {
 	r.base.DocKind, doc.APIVersion, doc.Kind = kind, apiVersion, kind
 	switch {
 	case !ok:
-		r.errorf(top.node, "kind", "is required (Mapping, Module or AuthService)")
-	case kind == KindTLSContext || kind == KindRateLimitService:
-		// Reported after ambassador_id: another installation's documents are not ours to judge.
-	case kind != KindMapping && kind != KindModule && kind != KindAuthService:
+		r.errorf(top.node, "kind", "is required (%s)", strings.Join(Kinds, ", "))
+	case !slices.Contains(Kinds, kind):
 		hint := ""
-		if s := closest(kind, []string{KindMapping, KindModule, KindAuthService}); s != "" {
+		if s := closest(kind, Kinds); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", s)
 			if s == KindAuthService {
 				r.base.DocKind = KindAuthService // a misspelt AuthService still makes kfgate fail closed
 			}
 		}
-		r.errorf(top.value("kind"), "kind", "unknown kind %q (accepted: Mapping, Module, AuthService)%s", kind, hint)
+		r.errorf(top.value("kind"), "kind", "unknown kind %q (accepted: %s)%s", kind, strings.Join(Kinds, ", "), hint)
 	}
 	fields, meta := top, top
 	if md := top.child("metadata"); md != nil {

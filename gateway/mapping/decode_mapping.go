@@ -12,8 +12,7 @@ import (
 // Emissary fields that kfgate recognises but does not implement, with the reason shown to the user.
 var unsupportedFields = map[string]map[string]string{
 	KindMapping: {
-		"labels":                             "rate-limit labels arrive with RateLimitService support",
-		"rate_limits":                        "rate limiting arrives with RateLimitService support",
+		"rate_limits":                        "Emissary v0 rate_limits; write labels instead",
 		"add_linkerd_headers":                "Linkerd-specific",
 		"cluster_idle_timeout_ms":            "cluster tuning is not exposed",
 		"cluster_max_connection_lifetime_ms": "cluster tuning is not exposed",
@@ -36,15 +35,16 @@ var unsupportedFields = map[string]map[string]string{
 		"server_name":              "not implemented",
 		"diagnostics":              "kfgate's diagnostics are configured by flags",
 		"enable_grpc_web":          "not implemented",
-		"envoy_log_type":           "not implemented",
 		"lua_scripts":              "raw Envoy config is not accepted",
 		"strip_matching_host_port": "kfgate matches host:port itself",
 	},
 	KindAuthService: {
 		"path_prefix":      "only proto: grpc is supported",
 		"add_auth_headers": "only proto: grpc is supported",
-		"tls":              "TLS to the auth service arrives with TLSContext support",
+		"tls":              "TLS to the auth service is not implemented; it runs next to Envoy",
 	},
+	KindTLSContext:       unsupportedTLSFields,
+	KindRateLimitService: {"tls": "TLS to the rate limit service is not implemented"},
 }
 
 // DefaultTimeoutMs and DefaultConnectTimeoutMs are Emissary's defaults.
@@ -72,6 +72,8 @@ func decodeMapping(o *object, namespace string) *Mapping {
 	m.BypassAuth, _ = o.boolean("bypass_auth")
 	m.AuthContextExtensions = stringMap(o, "auth_context_extensions")
 	decodeRedirect(o, m)
+	m.RateLimits = decodeLabels(o)
+	m.LocalRateLimit = decodeLocalRateLimit(o.child("local_rate_limit"))
 	if p, ok := o.integer("precedence", -1<<31, 1<<31-1); ok {
 		m.Precedence = int(p)
 	}
@@ -261,7 +263,14 @@ func decodeTLS(o *object, m *Mapping) {
 		m.TLS = b || m.Service.TLS()
 		return
 	}
-	o.r.report(v, SeverityError, ReasonUnsupported, "tls", "naming a TLSContext is not supported yet; use tls: true (or an https:// service) for default upstream TLS")
+	name, ok := o.str("tls")
+	switch {
+	case !ok:
+	case !secretName.MatchString(name):
+		o.r.errorf(v, "tls", "must be true, false or the name of a TLSContext, got %q", name)
+	default:
+		m.TLS, m.TLSContext = true, name
+	}
 }
 
 func optionalMs(o *object, key string) *int64 {

@@ -1,13 +1,24 @@
 package mapping
 
-// decodeModule reads a Module; its settings live under `config` (Emissary's shape).
-func decodeModule(o *object) *Module {
+import (
+	"regexp"
+	"strings"
+)
+
+// decodeModule reads a Module; its settings live under `config` (Emissary's shape). The Module
+// named tls is Ambassador's legacy TLS Module: config.server is a TLSContext for every host.
+func decodeModule(o *object, name string) *Module {
 	m := &Module{RegexMaxSize: DefaultRegexMaxSize}
 	c := o.child("config")
 	if c == nil {
 		if !o.r.failed {
 			o.r.errorf(o.node, "config", "is required")
 		}
+		return m
+	}
+	if name == "tls" {
+		m.TLSServer = decodeTLSModule(c)
+		c.finish(map[string]string{"client": "client certificate validation is not implemented"})
 		return m
 	}
 	m.ClusterRequestTimeoutMs = optionalMs(c, "cluster_request_timeout_ms")
@@ -22,8 +33,84 @@ func decodeModule(o *object) *Module {
 		m.UseRemoteAddress = &b
 	}
 	m.XFFNumTrustedHops, _ = c.integer("xff_num_trusted_hops", 0, 16)
+	m.AccessLog = decodeAccessLog(c)
+	m.PreserveExternalRequestID, _ = c.boolean("preserve_external_request_id")
+	if v, ok := c.str("strict_transport_security"); ok {
+		if !hstsValue.MatchString(v) {
+			c.r.errorf(c.value("strict_transport_security"), c.field("strict_transport_security"),
+				"%q is not a Strict-Transport-Security value (max-age=<seconds>[; includeSubDomains][; preload])", v)
+		}
+		m.StrictTransportSecurity = v
+	}
 	c.finish(unsupportedFields[KindModule])
 	return m
+}
+
+var hstsValue = regexp.MustCompile(`(?i)^max-age=[0-9]{1,10}(\s*;\s*(includeSubDomains|preload))*$`)
+
+// decodeTLSModule reads the legacy tls Module's server block; enabled: false turns it off.
+func decodeTLSModule(c *object) *TLSContext {
+	s := c.child("server")
+	if s == nil {
+		if !c.r.failed {
+			c.r.errorf(c.node, c.field("server"), "is required in the tls Module (or write a TLSContext)")
+		}
+		return nil
+	}
+	defer s.finish(unsupportedTLSFields)
+	if on, ok := s.boolean("enabled"); ok && !on {
+		for _, p := range s.pairs {
+			s.get(p.name) // disabled: the rest is not read, nor reported as unknown
+		}
+		return nil
+	}
+	return decodeTLSContext(s, []string{"*"})
+}
+
+// decodeAccessLog reads envoy_log_type (json, the default, or text), envoy_log_format and
+// envoy_log_path (default /dev/stdout).
+func decodeAccessLog(c *object) *AccessLog {
+	if !c.has("envoy_log_type") && !c.has("envoy_log_format") && !c.has("envoy_log_path") {
+		return nil
+	}
+	a := &AccessLog{Type: "json", Path: "/dev/stdout"}
+	if t, ok := c.str("envoy_log_type"); ok {
+		if a.Type = strings.ToLower(t); a.Type != "json" && a.Type != "text" {
+			c.r.errorf(c.value("envoy_log_type"), c.field("envoy_log_type"), "must be json or text, got %q", t)
+		}
+	}
+	if v := c.get("envoy_log_format"); v != nil {
+		if a.Type == "json" {
+			a.JSONFormat = stringMap(c, "envoy_log_format")
+			if len(a.JSONFormat) == 0 && !c.r.failed {
+				c.r.errorf(v, c.field("envoy_log_format"), "must map at least one field name to a format string with envoy_log_type json")
+			}
+		} else if a.TextFormat, _ = c.str("envoy_log_format"); a.TextFormat == "" && !c.r.failed {
+			c.r.errorf(v, c.field("envoy_log_format"), "must be a non-empty format string with envoy_log_type text")
+		}
+		for k, f := range a.JSONFormat {
+			checkLogFormat(c, k, f)
+		}
+		checkLogFormat(c, "", a.TextFormat)
+	}
+	if p, ok := c.str("envoy_log_path"); ok {
+		if !strings.HasPrefix(p, "/") || strings.Contains(p, "..") || strings.ContainsAny(p, "\x00\n") {
+			c.r.errorf(c.value("envoy_log_path"), c.field("envoy_log_path"), "must be an absolute path without .., got %q", p)
+		}
+		a.Path = p
+	}
+	return a
+}
+
+// checkLogFormat catches unbalanced command operators, which Envoy rejects (NACKing the listener).
+func checkLogFormat(c *object, field, f string) {
+	if strings.Count(f, "%")%2 != 0 {
+		path := c.field("envoy_log_format")
+		if field != "" {
+			path += "." + field
+		}
+		c.r.errorf(c.value("envoy_log_format"), path, "%q has an odd number of %%: every command is %%NAME%% or %%NAME(arg)%%", f)
+	}
 }
 
 // decodeAuthService reads an AuthService; only gRPC (Envoy ext_authz v3) is supported.

@@ -252,7 +252,7 @@ func TestUnsupportedFields(t *testing.T) {
 		}
 		got[d.Field] = d.Message
 	}
-	if !strings.Contains(got["rate_limits"], "RateLimitService") || !strings.Contains(got["outlier_detection"], "not implemented") {
+	if !strings.Contains(got["rate_limits"], "write labels instead") || !strings.Contains(got["outlier_detection"], "not implemented") {
 		t.Errorf("messages %v", got)
 	}
 }

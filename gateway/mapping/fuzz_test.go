@@ -94,6 +94,9 @@ allowed_request_headers: [x-user]
 	// NUL bytes and invalid UTF-8.
 	"apiVersion: getambassador.io/v2\nkind: Mapping\nname: \"a\\0b\"\nprefix: \"/\\xff/\"\nservice: a\nadd_request_headers: {x-a: \"a\\r\\nb\"}\n\xff\xfe",
 	// Every kind and apiVersion.
+	"apiVersion: getambassador.io/v2\nkind: TLSContext\nname: tc\nhosts: [a.example.com, \"*.b.example.com\"]\nsecret: s\nalpn_protocols: h2,http/1.1\nmin_tls_version: v1.2\ncipher_suites: [\"[ECDHE-RSA-AES128-GCM-SHA256|ECDHE-RSA-CHACHA20-POLY1305]\"]\nredirect_cleartext_from: 8080\n---\n" +
+		"apiVersion: getambassador.io/v2\nkind: RateLimitService\nname: rl\nservice: rls:8081\ndomain: d\n---\n" +
+		"apiVersion: getambassador.io/v2\nkind: Mapping\nname: m\nprefix: /\nservice: s\ntls: origin\nlocal_rate_limit: {requests: 5, per: minute}\nlabels: {ambassador: [{g: [remote_address, lit, {request_headers: {header_name: x-u}}, {x-k: {header: x-k}}]}]}\n",
 	"apiVersion: ambassador/v0\nkind: TLSContext\nname: t\n---\napiVersion: kfgate.io/v1\nkind: RateLimitService\nname: r\n---\napiVersion: getambassador.io/v3alpha1\nkind: Host\nname: h\n---\nkind: Mapping\n",
 	"",
 }
@@ -191,13 +194,13 @@ func checkDocument(t *testing.T, d Document, src Source) {
 		t.Fatalf("document header %+v", d)
 	}
 	set := 0
-	for _, b := range []bool{d.Mapping != nil, d.Module != nil, d.AuthService != nil} {
+	for _, b := range []bool{d.Mapping != nil, d.Module != nil, d.AuthService != nil, d.TLSContext != nil, d.RateLimitService != nil} {
 		if b {
 			set++
 		}
 	}
 	if set != 1 {
-		t.Fatalf("document %s %q has %d of Mapping/Module/AuthService set", d.Kind, d.Name, set)
+		t.Fatalf("document %s %q has %d of Mapping/Module/AuthService/TLSContext/RateLimitService set", d.Kind, d.Name, set)
 	}
 	switch d.Kind {
 	case KindMapping:
@@ -220,6 +223,21 @@ func checkDocument(t *testing.T, d Document, src Source) {
 		checkServiceRef(t, a.Service, d.Namespace)
 		if a.StatusOnError < 100 || a.StatusOnError > 599 || a.TimeoutMs < 1 || (a.IncludeBody != nil && a.IncludeBody.MaxBytes < 1) {
 			t.Fatalf("auth service %+v", a)
+		}
+	case KindTLSContext:
+		c := d.TLSContext
+		if len(c.Hosts) > 0 && c.Secret == "" || c.RedirectCleartextFrom < 0 || c.RedirectCleartextFrom > 65535 {
+			t.Fatalf("TLSContext %+v", c)
+		}
+		for _, h := range c.Hosts {
+			if !tlsHost.MatchString(h) {
+				t.Fatalf("TLSContext host %q", h)
+			}
+		}
+	case KindRateLimitService:
+		checkServiceRef(t, d.RateLimitService.Service, d.Namespace)
+		if d.RateLimitService.Domain == "" || d.RateLimitService.TimeoutMs < 1 {
+			t.Fatalf("rate limit service %+v", d.RateLimitService)
 		}
 	default:
 		t.Fatalf("document of kind %q", d.Kind)

@@ -30,7 +30,11 @@ var APIVersions = []string{
 	"kfgate.io/v1",
 }
 
-// Document is one decoded, valid document. Exactly one of Mapping, Module, AuthService is set.
+// Kinds lists the accepted kinds.
+var Kinds = []string{KindMapping, KindModule, KindAuthService, KindTLSContext, KindRateLimitService}
+
+// Document is one decoded, valid document. Exactly one of Mapping, Module, AuthService,
+// TLSContext, RateLimitService is set.
 type Document struct {
 	Source     Source `json:"source"`
 	Line       int    `json:"line,omitempty"` // line of the document's first key in Source.File
@@ -40,9 +44,11 @@ type Document struct {
 	Namespace  string `json:"namespace"`
 	Index      int    `json:"index"` // position of the document within its source text
 
-	Mapping     *Mapping     `json:"mapping,omitempty"`
-	Module      *Module      `json:"module,omitempty"`
-	AuthService *AuthService `json:"authService,omitempty"`
+	Mapping          *Mapping          `json:"mapping,omitempty"`
+	Module           *Module           `json:"module,omitempty"`
+	AuthService      *AuthService      `json:"authService,omitempty"`
+	TLSContext       *TLSContext       `json:"tlsContext,omitempty"`
+	RateLimitService *RateLimitService `json:"rateLimitService,omitempty"`
 }
 
 // Mapping routes requests matching a prefix (and optional constraints) to a service.
@@ -88,6 +94,11 @@ type Mapping struct {
 	LoadBalancer    *LoadBalancer    `json:"loadBalancer,omitempty"`
 	GRPC            bool             `json:"grpc,omitempty"`
 	TLS             bool             `json:"tls,omitempty"`
+	// TLSContext names the TLSContext (in the Mapping's namespace) that originates TLS upstream.
+	TLSContext string `json:"tlsContext,omitempty"`
+
+	RateLimits     []RateLimitGroup `json:"rateLimits,omitempty"` // Emissary labels
+	LocalRateLimit *LocalRateLimit  `json:"localRateLimit,omitempty"`
 
 	Redirect *Redirect `json:"redirect,omitempty"`
 
@@ -177,6 +188,14 @@ type Module struct {
 	RemoveResponseHeaders   []string         `json:"removeResponseHeaders,omitempty"`
 	UseRemoteAddress        *bool            `json:"useRemoteAddress,omitempty"`
 	XFFNumTrustedHops       int64            `json:"xffNumTrustedHops,omitempty"`
+
+	AccessLog *AccessLog `json:"accessLog,omitempty"` // nil: JSON to stdout with the default fields
+	// PreserveExternalRequestID keeps a client's x-request-id instead of generating a new one.
+	PreserveExternalRequestID bool `json:"preserveExternalRequestId,omitempty"`
+	// StrictTransportSecurity is the HSTS header value sent on every HTTPS response ("": none).
+	StrictTransportSecurity string `json:"strictTransportSecurity,omitempty"`
+	// TLSServer is the legacy Module named tls: config.server, a TLSContext for every host.
+	TLSServer *TLSContext `json:"tlsServer,omitempty"`
 }
 
 // DefaultRegexMaxSize is Emissary's default bound on an RE2 program size.

@@ -20,17 +20,24 @@ import (
 // MaxFileBytes bounds one configuration file.
 const MaxFileBytes = 8 << 20
 
-// LoadPaths reads files and directories (recursively, *.yaml and *.yml) in a stable order.
+// LoadPaths reads files and directories (recursively, *.yaml and *.yml, plus the PEM files that
+// stand in for Secrets: *.crt, *.key) in a stable order.
 func LoadPaths(paths ...string) (Objects, error) {
-	var files []string
+	var files, pems []string
 	for _, p := range paths {
 		found, err := yamlFiles(p)
 		if err != nil {
 			return Objects{}, err
 		}
 		files = append(files, found...)
+		found, err = pemFiles(p)
+		if err != nil {
+			return Objects{}, err
+		}
+		pems = append(pems, found...)
 	}
 	sort.Strings(files)
+	sort.Strings(pems)
 	var objs Objects
 	for _, f := range slices.Compact(files) {
 		data, err := readFile(f)
@@ -38,6 +45,9 @@ func LoadPaths(paths ...string) (Objects, error) {
 			return Objects{}, err
 		}
 		ParseFile(&objs, f, string(data))
+	}
+	if err := addPEMSecrets(&objs, slices.Compact(pems)); err != nil {
+		return Objects{}, err
 	}
 	return objs, nil
 }
@@ -105,6 +115,8 @@ func ParseFile(objs *Objects, file, text string) {
 			objs.Texts = append(objs.Texts, Text{Source: mapping.Source{File: file, Line: chunk.Line}, Body: chunk.Text})
 		case apiVersion == "v1" && kind == "Service":
 			addService(objs, file, chunk, top)
+		case apiVersion == "v1" && kind == "Secret":
+			addSecret(objs, file, chunk)
 		case apiVersion == "discovery.k8s.io/v1" && kind == "EndpointSlice":
 			var sl discoveryv1.EndpointSlice
 			if err := k8syaml.Unmarshal([]byte(chunk.Text), &sl); err != nil {

@@ -23,6 +23,9 @@ type Objects struct {
 	Texts          []Text
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
+	// Secrets are the kubernetes.io/tls Secrets TLSContexts may name (the Kubernetes source watches
+	// only that type; the file source reads v1 Secret documents and PEM files).
+	Secrets []*corev1.Secret
 	// Diagnostics found while reading (YAML that is not even an object, unreadable files).
 	Diagnostics []mapping.Diagnostic
 }

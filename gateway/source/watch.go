@@ -58,7 +58,7 @@ func WatchDir(ctx context.Context, dir string, d Debounce, log logr.Logger, appl
 					_ = addTree(w, ev.Name) // a failure shows up as a missed change, logged below
 				}
 			}
-			if !IsConfigFile(ev.Name) && !ev.Has(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) {
+			if !IsConfigFile(ev.Name) && !IsPEMFile(ev.Name) && !ev.Has(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) {
 				continue
 			}
 			now := time.Now()
