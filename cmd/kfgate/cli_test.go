@@ -40,8 +40,8 @@ func TestRenderExamples(t *testing.T) {
 			t.Errorf("render output lacks %s", key)
 		}
 	}
-	if len(doc) != 4 {
-		t.Errorf("render must print exactly four keys, got %d", len(doc))
+	if _, ok := doc["secrets"]; !ok || len(doc) != 5 {
+		t.Errorf("render must print exactly five keys (secrets too, even when empty), got %d", len(doc))
 	}
 	if !strings.Contains(out, "prefixRewrite") {
 		t.Error("resources must be in protojson form (lowerCamelCase)")

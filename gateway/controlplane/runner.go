@@ -143,6 +143,7 @@ func (r *Runner) toServer(x *xds.Resources) server.Resources {
 		Routes:    resourcesOf(x.Routes),
 		Clusters:  r.last.clusters.of(x.Clusters),
 		Endpoints: r.last.endpoints.of(x.Endpoints),
+		Secrets:   resourcesOf(x.Secrets),
 		Trusted:   x.Digests, // validated, deterministic and hashed by the translator
 	}
 	return out

@@ -122,6 +122,14 @@ func resolveTLS(contexts []*mapping.Document, secrets map[string]*Secret, opts O
 			}
 		}
 		if len(c.Hosts) == 0 {
+			// Origination only: its secret is the client certificate presented upstream.
+			if c.Secret == "" {
+				continue
+			}
+			if s, ok := r.certSecret(*d, secrets[Key(d.Namespace, c.Secret)], c.Secret, nil, now); ok && !published[s.Name] {
+				published[s.Name] = true
+				res.secrets = append(res.secrets, s)
+			}
 			continue
 		}
 		if !r.ownHosts(*d, c.Hosts, owner) {
@@ -186,8 +194,12 @@ func paramsOf(c *mapping.TLSContext) TLSParams {
 // and holds a certificate chain and a matching private key. Messages never quote the content.
 func (r *resolver) certSecret(d mapping.Document, s *Secret, name string, hosts []string, now time.Time) (*TLSSecret, bool) {
 	bad := func(format string, args ...any) (*TLSSecret, bool) {
+		consequence := "hosts " + strings.Join(hosts, ", ") + " are not served over HTTPS"
+		if len(hosts) == 0 {
+			consequence = "no client certificate is presented upstream"
+		}
 		r.report(d, mapping.SeverityError, mapping.ReasonInvalid, "secret",
-			"Secret %s/%s %s; hosts %s are not served over HTTPS", d.Namespace, name, fmt.Sprintf(format, args...), strings.Join(hosts, ", "))
+			"Secret %s/%s %s; %s", d.Namespace, name, fmt.Sprintf(format, args...), consequence)
 		return nil, false
 	}
 	switch {

@@ -22,13 +22,20 @@ import (
 // routeConfiguration builds the listener's route table and its Digest: a hash over each virtual host's
 // own encoding and its routes' digests. Each route is translated, validated, encoded and hashed once
 // per IR route (cached on it); virtual hosts and the table are validated without re-walking routes.
-func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (*routev3.RouteConfiguration, Digest, error) {
-	rc := &routev3.RouteConfiguration{Name: name}
+func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost, variant rcVariant) (*routev3.RouteConfiguration, Digest, error) {
+	rc := &routev3.RouteConfiguration{Name: name, ResponseHeadersToAdd: variant.responseHeaders}
 	if err := rc.ValidateAll(); err != nil {
 		return nil, Digest{}, fmt.Errorf("route configuration %q: %w", name, err)
 	}
 	h := sha256.New()
 	h.Write([]byte(name))
+	if len(variant.responseHeaders) > 0 {
+		own, err := deterministic.Marshal(rc)
+		if err != nil {
+			return nil, Digest{}, err
+		}
+		h.Write(own)
+	}
 	size := len(name) + 8
 	for _, vh := range vhosts {
 		v := &routev3.VirtualHost{
@@ -46,6 +53,11 @@ func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost) (
 		routes, sum, routesSize, err := t.routesOf(vh.Name, vh.Routes)
 		if err != nil {
 			return nil, Digest{}, err
+		}
+		if f := variant.first; f != nil {
+			routes = append([]*routev3.Route{f.route}, routes...)
+			sum = append(f.digest[:len(f.digest):len(f.digest)], sum...)
+			routesSize += f.size
 		}
 		fmt.Fprintf(h, "\x00vh%d\x00", len(own))
 		h.Write(own)
@@ -199,6 +211,9 @@ func routeAction(rt *ir.Route) *routev3.RouteAction {
 	}
 	a.RetryPolicy = retryPolicy(rt.RetryPolicy)
 	a.HashPolicy = hashPolicy(rt.HashPolicy)
+	if len(rt.RateLimits) > 0 {
+		a.RateLimits = rateLimits(rt.RateLimits)
+	}
 	return a
 }
 
@@ -288,6 +303,13 @@ func perFilterConfig(rt *ir.Route) (map[string]*anypb.Any, error) {
 		}
 		out[FilterCORS] = a
 	}
+	if rt.LocalRateLimit != nil {
+		a, err := toAny(localRateLimitPerRoute(rt.LocalRateLimit))
+		if err != nil {
+			return nil, err
+		}
+		out[FilterLocalRateLimit] = a
+	}
 	if len(out) == 0 {
 		return nil, nil
 	}
@@ -325,4 +347,49 @@ func join(s []string) string {
 		out += e
 	}
 	return out
+}
+
+// rcVariant is what one listener's route table adds to the shared virtual hosts: a first route in
+// every virtual host (the cleartext listener's redirect to HTTPS) and table-wide response headers
+// (the HTTPS listener's HSTS).
+type rcVariant struct {
+	first           *translated
+	responseHeaders []*corev3.HeaderValueOption
+}
+
+// RedirectRouteName names the route that sends cleartext requests for TLS hosts to HTTPS.
+const RedirectRouteName = "kfgate/https-redirect"
+
+// httpsRedirectRoute redirects requests for the TLS hosts to https:// (301, same host and path).
+// The auth service is not asked: a login over cleartext is exactly what the redirect prevents.
+func httpsRedirectRoute(hosts []string, auth bool) (*translated, error) {
+	r := &routev3.Route{
+		Name: RedirectRouteName,
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
+			Headers: []*routev3.HeaderMatcher{{Name: ":authority", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+				StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: regex(hostsRegex(hosts))}}}}}},
+		Action: &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{
+			SchemeRewriteSpecifier: &routev3.RedirectAction_HttpsRedirect{HttpsRedirect: true}}},
+	}
+	if auth {
+		a, err := toAny(extAuthzPerRoute(&ir.RouteAuth{Disabled: true}))
+		if err != nil {
+			return nil, err
+		}
+		r.TypedPerFilterConfig = map[string]*anypb.Any{FilterExtAuthz: a}
+	}
+	if err := r.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("redirect route: %w", err)
+	}
+	b, err := deterministic.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return &translated{route: r, digest: sha256.Sum256(b), size: len(b)}, nil
+}
+
+// hstsHeader sets Strict-Transport-Security on every response, replacing an upstream's own.
+func hstsHeader(value string) []*corev3.HeaderValueOption {
+	return []*corev3.HeaderValueOption{{Header: &corev3.HeaderValue{Key: "strict-transport-security", Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD}}
 }

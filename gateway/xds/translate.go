@@ -15,6 +15,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -28,6 +29,9 @@ type Resources struct {
 	Routes    []*routev3.RouteConfiguration
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
+	// Secrets are the SDS secrets (certificates and CA bundles). Render shows only references to
+	// them; their content goes nowhere but Envoy.
+	Secrets []*tlsv3.Secret
 	// Digests gives, by type URL and name, each route table's, cluster's and load assignment's content
 	// version and encoded size, made once when it was translated (a route table's from its routes'):
 	// the xDS server need not copy, check and encode them again.
@@ -66,24 +70,70 @@ type vhostMemo struct {
 
 // Translate builds every resource for a configuration, each validated (ValidateAll) as it is built.
 func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
-	l, err := Listener(cfg.Listener)
-	if err == nil {
-		err = l.ValidateAll()
+	res := &Resources{Digests: map[string]map[string]Digest{resourcev3.RouteType: {}}}
+	clear := RouteConfigName(cfg.Listener.Port)
+	var plain rcVariant
+	if len(cfg.Listener.RedirectHosts) > 0 {
+		first, err := httpsRedirectRoute(cfg.Listener.RedirectHosts, cfg.Listener.Auth != nil)
+		if err != nil {
+			return nil, err
+		}
+		plain.first = first
 	}
-	if err != nil {
-		return nil, fmt.Errorf("listener: %w", err)
-	}
-	rc, digest, err := t.routeConfiguration(RouteConfigName(cfg.Listener.Port), cfg.VirtualHosts)
-	if err != nil {
+	if err := t.addRoutes(res, clear, cfg.VirtualHosts, plain); err != nil {
 		return nil, err
+	}
+	if err := addListener(res, func() (*listenerv3.Listener, error) { return Listener(cfg.Listener, clear) }); err != nil {
+		return nil, err
+	}
+	if h := cfg.HTTPS; h != nil {
+		rds := clear // one table for both listeners, unless they differ
+		if plain.first != nil || h.StrictTransportSecurity != "" {
+			rds = HTTPSRouteConfigName(h.Port)
+			v := rcVariant{}
+			if h.StrictTransportSecurity != "" {
+				v.responseHeaders = hstsHeader(h.StrictTransportSecurity)
+			}
+			if err := t.addRoutes(res, rds, cfg.VirtualHosts, v); err != nil {
+				return nil, err
+			}
+		}
+		if err := addListener(res, func() (*listenerv3.Listener, error) { return HTTPSListener(h, cfg.Listener, rds) }); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.translateClusters(cfg.Clusters); err != nil {
 		return nil, err
 	}
-	return &Resources{Listeners: []*listenerv3.Listener{l}, Routes: []*routev3.RouteConfiguration{rc},
-		Clusters: t.clusterRs, Endpoints: t.endpoints, Digests: map[string]map[string]Digest{
-			resourcev3.RouteType: {rc.Name: digest}, resourcev3.ClusterType: t.clusterDigests, resourcev3.EndpointType: t.endpointDigests,
-		}}, nil
+	secrets, err := Secrets(cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	res.Clusters, res.Endpoints, res.Secrets = t.clusterRs, t.endpoints, secrets
+	res.Digests[resourcev3.ClusterType], res.Digests[resourcev3.EndpointType] = t.clusterDigests, t.endpointDigests
+	return res, nil
+}
+
+func (t *Translator) addRoutes(res *Resources, name string, vhosts []*ir.VirtualHost, v rcVariant) error {
+	rc, digest, err := t.routeConfiguration(name, vhosts, v)
+	if err != nil {
+		return err
+	}
+	res.Routes = append(res.Routes, rc)
+	res.Digests[resourcev3.RouteType][name] = digest
+	return nil
+}
+
+func addListener(res *Resources, build func() (*listenerv3.Listener, error)) error {
+	l, err := build()
+	if err == nil {
+		err = l.ValidateAll()
+	}
+	if err != nil {
+		return fmt.Errorf("listener: %w", err)
+	}
+	res.Listeners = append(res.Listeners, l)
+	return nil
 }
 
 func (t *Translator) translateClusters(cs []*ir.Cluster) error {

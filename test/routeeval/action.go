@@ -28,6 +28,7 @@ type forwardAction struct {
 	retry         *routev3.RetryPolicy
 	cors          *routev3.CorsPolicy
 	hash          []*routev3.RouteAction_HashPolicy
+	rateLimits    []*routev3.RateLimit
 }
 
 func compileForward(a *routev3.RouteAction, path string) (*forwardAction, error) {
@@ -44,6 +45,7 @@ func compileForward(a *routev3.RouteAction, path string) (*forwardAction, error)
 		retry:         cloneOrNil(a.GetRetryPolicy()),
 		cors:          cloneOrNil(a.GetCors()),
 		hash:          a.GetHashPolicy(),
+		rateLimits:    a.GetRateLimits(),
 	}
 	if wc := a.GetWeightedClusters(); wc != nil {
 		if err := f.compileWeighted(wc, path+".weighted_clusters"); err != nil {

@@ -77,7 +77,7 @@ func (r *Router) decideForward(d *Decision, v *view, vh *virtualHost, f *forward
 	for _, m := range d.MirrorPolicies {
 		d.Mirrors = append(d.Mirrors, m.Cluster)
 	}
-	d.RetryPolicy, d.CORS, d.HashPolicy = f.retry, f.cors, f.hash
+	d.RetryPolicy, d.CORS, d.HashPolicy, d.RateLimits = f.retry, f.cors, f.hash, f.rateLimits
 	if d.RetryPolicy == nil {
 		d.RetryPolicy = vh.retry
 	}

@@ -53,7 +53,7 @@ func init() {
 	allow(descend, r+"RouteAction", "cluster", "cluster_header", "weighted_clusters", "prefix_rewrite", "regex_rewrite",
 		"host_rewrite_literal", "auto_host_rewrite", "append_x_forwarded_host", "timeout",
 		"idle_timeout", "request_mirror_policies", "upgrade_configs")
-	allow(opaque, r+"RouteAction", "retry_policy", "hash_policy", "cors")
+	allow(opaque, r+"RouteAction", "retry_policy", "hash_policy", "cors", "rate_limits")
 	allow(descend, r+"WeightedCluster", "clusters", "total_weight", "runtime_key_prefix")
 	allow(descend, r+"WeightedCluster.ClusterWeight", "name", "weight")
 	allow(descend, r+"RouteAction.RequestMirrorPolicy", "cluster", "runtime_fraction")

@@ -127,6 +127,8 @@ type Decision struct {
 	RetryPolicy      *routev3.RetryPolicy // route's, else the virtual host's (recorded, not evaluated)
 	CORS             *routev3.CorsPolicy  // route's, else the virtual host's (recorded, not evaluated)
 	HashPolicy       []*routev3.RouteAction_HashPolicy
+	// RateLimits are the route's rate limit descriptors (recorded, not evaluated: a RateLimitService decides).
+	RateLimits []*routev3.RateLimit
 	// TypedPerFilterConfig is merged route > vhost > route-config (most specific wins per filter).
 	TypedPerFilterConfig map[string]*anypb.Any
 }
