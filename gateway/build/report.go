@@ -41,6 +41,14 @@ type DocumentReport struct {
 	// Key is the annotation the document came from (empty for bare documents in files).
 	Key    string        `json:"key,omitempty"`
 	Routes []RouteReport `json:"routes,omitempty"`
+	TLS    *TLSReport    `json:"tls,omitempty"` // a TLSContext (or the tls Module) serving HTTPS
+}
+
+// TLSReport is what a TLSContext serves: its hosts over HTTPS with this certificate (never its key).
+type TLSReport struct {
+	Hosts       []string     `json:"hosts"`
+	Secret      string       `json:"secret"`
+	Certificate *ir.CertInfo `json:"certificate,omitempty"`
 }
 
 // RouteReport is a route as a person reads it.
@@ -67,9 +75,11 @@ func newReport(texts []*text, res *Result) *Report {
 		get(t.src)
 	}
 	routes := routesByDocument(res.Config)
+	served := tlsByDocument(res.Config)
 	for _, d := range res.Documents() {
 		key := d.Kind + "/" + d.Namespace + "/" + d.Name
-		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace, Key: d.Source.Key, Routes: routes[key]})
+		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,
+			Key: d.Source.Key, Routes: routes[key], TLS: served[ir.Key(d.Namespace, d.Name)]})
 	}
 	for _, d := range res.Diagnostics {
 		o := get(d.Source)
@@ -80,6 +90,26 @@ func newReport(texts []*text, res *Result) *Report {
 	}
 	sort.Slice(rep.Objects, func(i, j int) bool { return rep.Objects[i].Object < rep.Objects[j].Object })
 	return rep
+}
+
+// tlsByDocument describes each filter chain of the HTTPS listener, by its TLSContext's namespace/name.
+func tlsByDocument(cfg *ir.Config) map[string]*TLSReport {
+	if cfg.HTTPS == nil {
+		return nil
+	}
+	certs := map[string]*ir.CertInfo{}
+	for _, s := range cfg.Secrets {
+		certs[s.Name] = &s.Info
+	}
+	out := map[string]*TLSReport{}
+	for _, fc := range cfg.HTTPS.Chains {
+		hosts := fc.ServerNames
+		if len(hosts) == 0 {
+			hosts = []string{ir.WildcardHost}
+		}
+		out[fc.Name] = &TLSReport{Hosts: hosts, Secret: fc.Secret, Certificate: certs[fc.Secret]}
+	}
+	return out
 }
 
 // summarize counts what a build holds from running totals, cheaply enough for every build (metrics).
