@@ -24,6 +24,7 @@ type serveConfig struct {
 	XDSAddress         string        `mapstructure:"xds-address"`
 	DiagnosticsAddress string        `mapstructure:"diagnostics-address"`
 	ListenerPort       uint32        `mapstructure:"listener-port"`
+	HTTPSPort          uint32        `mapstructure:"https-port"`
 	ID                 string        `mapstructure:"id"`
 	ClusterDomain      string        `mapstructure:"cluster-domain"`
 	Holdoff            time.Duration `mapstructure:"holdoff"`
@@ -49,6 +50,7 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.String("xds-address", ":18000", "address of the xDS gRPC server")
 	f.String("diagnostics-address", ":8877", "address of the diagnostics HTTP server (/, /config.json, /metrics, /healthz, /readyz)")
 	f.Uint32("listener-port", 8080, "port of Envoy's HTTP listener")
+	f.Uint32("https-port", 8443, "port of Envoy's HTTPS listener (when a TLSContext serves hosts)")
 	f.String("id", "default", "ambassador_id of this installation: documents owned by another id are ignored")
 	f.String("cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
 	f.Duration("holdoff", 20*time.Millisecond, "rebuild this long after the last change (kubernetes: a change that comes this long or more after the one before is built at once)")
@@ -110,6 +112,9 @@ func (c serveConfig) validate() error {
 	}
 	if c.ListenerPort == 0 || c.ListenerPort > 65535 {
 		errs = append(errs, fmt.Errorf("--listener-port %d: want 1-65535", c.ListenerPort))
+	}
+	if c.HTTPSPort == 0 || c.HTTPSPort > 65535 || c.HTTPSPort == c.ListenerPort {
+		errs = append(errs, fmt.Errorf("--https-port %d: want 1-65535, not the --listener-port", c.HTTPSPort))
 	}
 	if c.Holdoff <= 0 || c.MaxHoldoff < c.Holdoff {
 		errs = append(errs, fmt.Errorf("--holdoff %s and --max-holdoff %s: want 0 < holdoff <= max-holdoff", c.Holdoff, c.MaxHoldoff))

@@ -16,6 +16,7 @@ type offlineFlags struct {
 	paths         []string
 	id            string
 	listenerPort  uint32
+	httpsPort     uint32
 	clusterDomain string
 }
 
@@ -23,6 +24,7 @@ func (f *offlineFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVarP(&f.paths, "filename", "f", nil, "YAML file or directory (repeatable)")
 	cmd.Flags().StringVar(&f.id, "id", "default", "ambassador_id of this installation: documents owned by another id are ignored")
 	cmd.Flags().Uint32Var(&f.listenerPort, "listener-port", 8080, "port of Envoy's HTTP listener")
+	cmd.Flags().Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener (when a TLSContext serves hosts)")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
 	_ = cmd.MarkFlagRequired("filename") // cannot fail: the flag was just defined
 }
@@ -32,7 +34,7 @@ func (f *offlineFlags) build() (*build.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := build.NewBuilder(build.Options{ID: f.id, ListenerPort: f.listenerPort, ClusterDomain: f.clusterDomain})
+	b := build.NewBuilder(build.Options{ID: f.id, ListenerPort: f.listenerPort, HTTPSPort: f.httpsPort, ClusterDomain: f.clusterDomain})
 	return b.Build(objs)
 }
 
@@ -41,10 +43,12 @@ func newRenderCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "render -f PATH [-o yaml|json]",
-		Short: "Print the Envoy resources (listeners, routes, clusters, endpoints) that the files become",
-		Long: `render reads Services with kfgate annotations and bare kfgate documents from files and prints ONE
-document with four keys, listeners, routes, clusters and endpoints, each a list of Envoy v3 resources
-in protojson form. Diagnostics go to stderr. Exit status 1 if any document was rejected.`,
+		Short: "Print the Envoy resources (listeners, routes, clusters, endpoints, secrets) that the files become",
+		Long: `render reads Services with kfgate annotations, bare kfgate documents, Secrets and PEM files
+(NAME.crt, NAME.key) from files and prints ONE document with five keys, listeners, routes, clusters,
+endpoints and secrets, each a list of Envoy v3 resources in protojson form. A secret is shown as a
+reference: its certificate by size and SHA-256, its private key only as "[redacted: N bytes]".
+Diagnostics go to stderr. Exit status 1 if any document was rejected.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := f.build()

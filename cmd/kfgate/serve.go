@@ -31,14 +31,21 @@ func newServeCommand() *cobra.Command {
 the World and Delta) and serves the diagnostics page.
 
 Sources:
-  file:DIR     Services with kfgate annotations, EndpointSlices and bare documents in DIR's YAML files,
-               watched for changes (a broken file keeps its last valid version serving)
-  kubernetes   Services (all namespaces, or --watch-namespaces) and their EndpointSlices, watched
+  file:DIR     Services with kfgate annotations, EndpointSlices, Secrets and bare documents in DIR's
+               YAML files, and certificates as NAME.crt + NAME.key (+ NAME.ca.crt) PEM files (the
+               Secret NAME in namespace default), watched for changes (a broken file keeps its last
+               valid version serving)
+  kubernetes   Services (all namespaces, or --watch-namespaces), their EndpointSlices and the
+               kubernetes.io/tls Secrets that TLSContexts name, watched
                through the API server (in-cluster, or --kubeconfig). Errors in a Service's annotations
                become Warning Events on it, a fix a Normal Event; with --leader-election (default),
                only the replica holding the Lease kfgate-<id> writes Events, and every replica serves
                xDS. The first snapshot waits for the caches to sync; if the API server goes away, the
                last snapshot keeps serving.
+
+TLS: a TLSContext adds an HTTPS listener (--https-port) with one SNI filter chain per TLSContext;
+certificates reach Envoy over SDS on the same ADS stream, so a renewed Secret is swapped in without a
+listener drain. Secret contents never appear in logs, diagnostics or render.
 
 Every flag can also be set as KFGATE_<FLAG> in the environment (KFGATE_XDS_ADDRESS, ...) or in the
 file given by --config (YAML, keys named like the flags; unknown keys are rejected).`,
@@ -67,7 +74,7 @@ func serve(cmd *cobra.Command, cfg serveConfig) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	xdsServer := server.New(server.Options{Logger: log.WithName("xds"), Registry: reg})
 	diag := diagnostics.New(reg, xdsServer.Ready)
-	runner := controlplane.New(build.Options{ID: cfg.ID, ListenerPort: cfg.ListenerPort, ClusterDomain: cfg.ClusterDomain},
+	runner := controlplane.New(build.Options{ID: cfg.ID, ListenerPort: cfg.ListenerPort, HTTPSPort: cfg.HTTPSPort, ClusterDomain: cfg.ClusterDomain},
 		xdsServer, diag, reg, log.WithName("build"))
 
 	xdsLis, err := net.Listen("tcp", cfg.XDSAddress)
@@ -100,7 +107,7 @@ func printBanner(cmd *cobra.Command, cfg serveConfig, xdsAddr, diagAddr net.Addr
 	fmt.Fprintf(w, "  xDS (ADS, gRPC):  %s\n", xdsAddr)
 	fmt.Fprintf(w, "  diagnostics:      http://%s/\n", displayAddr(diagAddr))
 	fmt.Fprintf(w, "  point an Envoy at it:\n    kfgate bootstrap --xds-address %s > envoy.yaml && envoy -c envoy.yaml\n", displayAddr(xdsAddr))
-	fmt.Fprintf(w, "  Envoy's HTTP listener will be on port %d\n", cfg.ListenerPort)
+	fmt.Fprintf(w, "  Envoy's HTTP listener will be on port %d (HTTPS, when a TLSContext serves hosts, on %d)\n", cfg.ListenerPort, cfg.HTTPSPort)
 }
 
 func displayAddr(a net.Addr) string {
