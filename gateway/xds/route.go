@@ -357,6 +357,18 @@ type rcVariant struct {
 	responseHeaders []*corev3.HeaderValueOption
 }
 
+// key identifies a variant: what it adds, by content.
+func (v rcVariant) key() string {
+	k := ""
+	if v.first != nil {
+		k = hex.EncodeToString(v.first.digest[:])
+	}
+	for _, h := range v.responseHeaders {
+		k += "\x00" + h.GetHeader().GetKey() + "=" + h.GetHeader().GetValue()
+	}
+	return k
+}
+
 // RedirectRouteName names the route that sends cleartext requests for TLS hosts to HTTPS.
 const RedirectRouteName = "kfgate/https-redirect"
 

@@ -59,6 +59,17 @@ type Translator struct {
 	clusterRs       []*clusterv3.Cluster
 	endpoints       []*endpointv3.ClusterLoadAssignment
 	vhosts          map[string]vhostMemo
+	tables          map[string]tableMemo // last route table by name
+}
+
+// tableMemo is a route table as last built: the same virtual host list (IR lists are never changed
+// in place) with the same variant is the same table, so a change elsewhere (a Secret, a cluster)
+// costs nothing here.
+type tableMemo struct {
+	vhosts  []*ir.VirtualHost
+	variant string
+	rc      *routev3.RouteConfiguration
+	digest  Digest
 }
 
 type vhostMemo struct {
@@ -115,10 +126,20 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 }
 
 func (t *Translator) addRoutes(res *Resources, name string, vhosts []*ir.VirtualHost, v rcVariant) error {
-	rc, digest, err := t.routeConfiguration(name, vhosts, v)
-	if err != nil {
-		return err
+	key := v.key()
+	m, ok := t.tables[name]
+	if !ok || len(m.vhosts) != len(vhosts) || len(vhosts) == 0 || &m.vhosts[0] != &vhosts[0] || m.variant != key {
+		rc, digest, err := t.routeConfiguration(name, vhosts, v)
+		if err != nil {
+			return err
+		}
+		m = tableMemo{vhosts: vhosts, variant: key, rc: rc, digest: digest}
+		if t.tables == nil {
+			t.tables = map[string]tableMemo{}
+		}
+		t.tables[name] = m
 	}
+	rc, digest := m.rc, m.digest
 	res.Routes = append(res.Routes, rc)
 	res.Digests[resourcev3.RouteType][name] = digest
 	return nil
