@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+
 	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/gateway/xds"
 	"github.com/kfgate/kfgate/test/routeeval"
