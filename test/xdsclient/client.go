@@ -1,13 +1,15 @@
 // Package xdsclient is an ADS client that behaves like Envoy, for tests: on a State-of-the-World or a
 // Delta stream it subscribes to CDS and LDS (wildcard), follows them with EDS and RDS requests for
-// the names they reference, and ACKs every response, or NACKs one on request. Tests assert on what it
-// received and wait on versions, never on time.
+// the names they reference and SDS requests for the Secrets their TLS contexts reference, and ACKs
+// every response, or NACKs one on request. Tests assert on what it received and wait on versions,
+// never on time.
 package xdsclient
 
 import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -29,8 +31,8 @@ import (
 const WaitTimeout = 20 * time.Second
 
 // SotW behaves like Envoy on an ADS SotW stream: it subscribes to CDS
-// and LDS (wildcard), follows them with EDS and RDS requests for the names
-// they reference, and ACKs every response (or NACKs one on request).
+// and LDS (wildcard), follows them with EDS, RDS and SDS requests for the
+// names they reference, and ACKs every response (or NACKs one on request).
 type SotW struct {
 	t      testing.TB
 	stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
@@ -44,6 +46,7 @@ type SotW struct {
 	nonce  map[string]string   // latest response nonce by type
 	acked  map[string]string   // latest accepted version by type
 	nack   map[string]string   // type -> error to NACK its next response with
+	sds    map[string][]string // SDS names referenced, by the type referencing them (CDS, LDS)
 }
 
 // NewSotW opens a SotW ADS stream on conn as node nodeID and subscribes like Envoy.
@@ -59,8 +62,9 @@ func NewSotW(t testing.TB, conn *grpc.ClientConn, nodeID string) *SotW {
 		t: t, stream: stream, node: &corev3.Node{Id: nodeID, Cluster: "kfgate-test"},
 		out: make(chan *discoveryv3.DiscoveryResponse, 64), done: make(chan struct{}),
 		names: map[string][]string{}, nonce: map[string]string{}, acked: map[string]string{}, nack: map[string]string{},
+		sds: map[string][]string{},
 	}
-	// Envoy starts with the wildcard types; EDS and RDS follow their contents.
+	// Envoy starts with the wildcard types; EDS, RDS and SDS follow their contents.
 	c.send(&discoveryv3.DiscoveryRequest{Node: c.node, TypeUrl: resourcev3.ClusterType})
 	c.send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ListenerType})
 	go c.recvLoop()
@@ -116,9 +120,28 @@ func (c *SotW) answer(resp *discoveryv3.DiscoveryResponse) {
 	switch typ {
 	case resourcev3.ClusterType:
 		c.follow(resourcev3.EndpointType, EDSNames(c.t, resp.GetResources()))
+		c.followSDS(typ, SDSNames(c.t, resp.GetResources()))
 	case resourcev3.ListenerType:
 		c.follow(resourcev3.RouteType, RDSNames(c.t, resp.GetResources()))
+		c.followSDS(typ, SDSNames(c.t, resp.GetResources()))
 	}
+}
+
+// followSDS records the Secrets the resources of type from reference and subscribes to those of
+// listeners and clusters together. Like Envoy it asks for no Secret before one is referenced (an
+// empty first request would be a wildcard); once subscribed, an empty list unsubscribes.
+func (c *SotW) followSDS(from string, names []string) {
+	c.mu.Lock()
+	c.sds[from] = names
+	all := slices.Concat(c.sds[resourcev3.ListenerType], c.sds[resourcev3.ClusterType])
+	_, subscribed := c.names[resourcev3.SecretType]
+	c.mu.Unlock()
+	slices.Sort(all)
+	all = slices.Compact(all)
+	if len(all) == 0 && !subscribed {
+		return
+	}
+	c.follow(resourcev3.SecretType, all)
 }
 
 // follow (re)subscribes typeURL to names when they changed, carrying the
@@ -171,7 +194,7 @@ func (c *SotW) Await(want map[string]string) map[string]*discoveryv3.DiscoveryRe
 }
 
 // Delta behaves like Envoy on an ADS Delta stream: wildcard CDS and
-// LDS, EDS and RDS subscriptions following their contents, ACK by nonce.
+// LDS, EDS, RDS and SDS subscriptions following their contents, ACK by nonce.
 type Delta struct {
 	t      testing.TB
 	stream grpc.BidiStreamingClient[discoveryv3.DeltaDiscoveryRequest, discoveryv3.DeltaDiscoveryResponse]
@@ -180,6 +203,7 @@ type Delta struct {
 	sendMu sync.Mutex
 	mu     sync.Mutex
 	state  map[string]map[string]*anypb.Any // by type, by name
+	vers   map[string]map[string]string     // each resource's version, by type, by name
 	subs   map[string][]string
 	nack   map[string]string
 }
@@ -195,7 +219,7 @@ func NewDelta(t testing.TB, conn *grpc.ClientConn, nodeID string) *Delta {
 	}
 	c := &Delta{
 		t: t, stream: stream, out: make(chan *discoveryv3.DeltaDiscoveryResponse, 64),
-		state: map[string]map[string]*anypb.Any{}, subs: map[string][]string{}, nack: map[string]string{},
+		state: map[string]map[string]*anypb.Any{}, vers: map[string]map[string]string{}, subs: map[string][]string{}, nack: map[string]string{},
 	}
 	c.send(&discoveryv3.DeltaDiscoveryRequest{
 		Node: &corev3.Node{Id: nodeID}, TypeUrl: resourcev3.ClusterType, ResourceNamesSubscribe: []string{"*"},
@@ -243,29 +267,33 @@ func (c *Delta) answer(resp *discoveryv3.DeltaDiscoveryResponse) {
 		c.apply(resp)
 	}
 	all := c.resources(typ)
+	tlsUsers := slices.Concat(c.resources(resourcev3.ListenerType), c.resources(resourcev3.ClusterType))
 	c.mu.Unlock()
 	c.send(req)
 
 	switch typ {
 	case resourcev3.ClusterType:
 		c.follow(resourcev3.EndpointType, EDSNames(c.t, all))
+		c.follow(resourcev3.SecretType, SDSNames(c.t, tlsUsers))
 	case resourcev3.ListenerType:
 		c.follow(resourcev3.RouteType, RDSNames(c.t, all))
+		c.follow(resourcev3.SecretType, SDSNames(c.t, tlsUsers))
 	}
 }
 
 // apply merges an accepted response into the client's state; c.mu held.
 func (c *Delta) apply(resp *discoveryv3.DeltaDiscoveryResponse) {
-	m := c.state[resp.GetTypeUrl()]
+	m, vs := c.state[resp.GetTypeUrl()], c.vers[resp.GetTypeUrl()]
 	if m == nil {
-		m = map[string]*anypb.Any{}
-		c.state[resp.GetTypeUrl()] = m
+		m, vs = map[string]*anypb.Any{}, map[string]string{}
+		c.state[resp.GetTypeUrl()], c.vers[resp.GetTypeUrl()] = m, vs
 	}
 	for _, r := range resp.GetResources() {
-		m[r.GetName()] = r.GetResource()
+		m[r.GetName()], vs[r.GetName()] = r.GetResource(), r.GetVersion()
 	}
 	for _, name := range resp.GetRemovedResources() {
 		delete(m, name)
+		delete(vs, name)
 	}
 }
 
@@ -315,6 +343,13 @@ func (c *Delta) Snapshot(typeURL string) map[string]*anypb.Any {
 		out[k] = v
 	}
 	return out
+}
+
+// Versions returns the version of each of the client's resources of one type, by name.
+func (c *Delta) Versions(typeURL string) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.vers[typeURL])
 }
 
 // Next returns the next response, failing the test after WaitTimeout.

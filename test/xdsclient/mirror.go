@@ -3,6 +3,7 @@ package xdsclient
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
@@ -88,13 +91,40 @@ func (m *Mirror) Wait(t testing.TB, what string, ok func(View) bool) View {
 	defer cancel()
 	v, err := m.Until(ctx, ok)
 	if err != nil {
-		t.Fatalf("waiting for %s: %v; the client holds routes %v and endpoints %v", what, err, v.Routes(), v.Endpoints())
+		// Secrets by name only: their content is key material.
+		t.Fatalf("waiting for %s: %v; the client holds listeners %v, routes %v, endpoints %v and secrets %v", what, err,
+			slices.Sorted(maps.Keys(v.Listeners())), v.Routes(), v.Endpoints(), slices.Sorted(maps.Keys(v.Secrets())))
 	}
 	return v
 }
 
 // Version is the version of the latest response of a type.
 func (v View) Version(typeURL string) string { return v.Responses[typeURL].GetVersionInfo() }
+
+// Listeners maps each listener's name to it.
+func (v View) Listeners() map[string]*listenerv3.Listener {
+	out := map[string]*listenerv3.Listener{}
+	for _, a := range v.Responses[resourcev3.ListenerType].GetResources() {
+		var l listenerv3.Listener
+		if a.UnmarshalTo(&l) == nil {
+			out[l.GetName()] = &l
+		}
+	}
+	return out
+}
+
+// Secrets maps each SDS Secret's name to it: what the client subscribed to (see SDSNames) and
+// received. Its version is Version(resourcev3.SecretType).
+func (v View) Secrets() map[string]*tlsv3.Secret {
+	out := map[string]*tlsv3.Secret{}
+	for _, a := range v.Responses[resourcev3.SecretType].GetResources() {
+		var s tlsv3.Secret
+		if a.UnmarshalTo(&s) == nil {
+			out[s.GetName()] = &s
+		}
+	}
+	return out
+}
 
 // Routes maps each route, as "domain prefix-or-path", to its target: a cluster, weighted clusters
 // "a=60,b=40", or "redirect".

@@ -177,8 +177,13 @@ func startPlane(t testing.TB, cfg *rest.Config, id string, mod func(*kube.Option
 
 func startPlaneAt(t testing.TB, cfg *rest.Config, id, addr string, mod func(*kube.Options)) *plane {
 	t.Helper()
+	return startPlaneLogged(t, cfg, id, addr, testLogger(t), mod)
+}
+
+// startPlaneLogged is startPlaneAt with every component of the replica logging to log.
+func startPlaneLogged(t testing.TB, cfg *rest.Config, id, addr string, log logr.Logger, mod func(*kube.Options)) *plane {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	log := testLogger(t)
 	srv := server.New(server.Options{Registry: reg, Logger: log.WithName("xds")})
 	diag := diagnostics.New(reg, srv.Ready)
 	runner := controlplane.New(build.Options{ID: id}, srv, diag, reg, log.WithName("build"))

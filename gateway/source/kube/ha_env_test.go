@@ -164,14 +164,14 @@ func TestControlPlaneRestart(t *testing.T) {
 }
 
 // TestLeastPrivilege runs a replica as the ServiceAccount of kustomize/base/controlplane/rbac.yaml,
-// bound by exactly those rules: it watches, serves, takes its Lease and writes Events. The rules are
-// the ones the issue allows, with no wildcard.
+// bound by exactly those rules: it watches (kubernetes.io/tls Secrets included), serves, takes its
+// Lease and writes Events. The rules are the ones the issue allows, with no wildcard.
 func TestLeastPrivilege(t *testing.T) {
 	c := needCluster(t)
 	ns := c.namespace(t)
 	objs := rbacObjects(t, ns)
 	want := map[string]string{
-		"ClusterRole/kfgate-controlplane":          "/services:get,list,watch,patch /pods:get,list,watch discovery.k8s.io/endpointslices:get,list,watch events.k8s.io/events:create,patch",
+		"ClusterRole/kfgate-controlplane":          "/services:get,list,watch,patch /pods:get,list,watch /secrets:get,list,watch discovery.k8s.io/endpointslices:get,list,watch events.k8s.io/events:create,patch",
 		"Role/kfgate-controlplane-leader-election": "coordination.k8s.io/leases:get,create,update",
 	}
 	for _, o := range objs {
@@ -210,8 +210,13 @@ func TestLeastPrivilege(t *testing.T) {
 	c.create(t, service(ns, "app", mappingDoc("app", "/"+ns+"/", "app")))
 	c.create(t, slice(ns, "app", "app-1", "10.1.0.1"))
 	c.create(t, service(ns, "bad", mappingDoc("bad", "/"+ns+"-bad/", "bad")+"timeout_ms: soon\n"))
-	envoy.Wait(t, "routes and endpoints under least privilege", func(v xdsclient.View) bool {
-		return routeIs("* /"+ns+"/", ns+"/app/80")(v) && endpointsAre(ns+"/app/80", "10.1.0.1:8080")(v)
+	c.create(t, tlsSecret(ns, "cert", corev1.SecretTypeTLS, "example"))
+	tls := service(ns, "tls", tlsContextDoc("tls", ns+".b.example.com", "cert")) // a host of its own, under the certificate's wildcard
+	c.create(t, tls)
+	t.Cleanup(func() { c.delete(t, tls) })
+	envoy.Wait(t, "routes, endpoints and a certificate under least privilege", func(v xdsclient.View) bool {
+		return routeIs("* /"+ns+"/", ns+"/app/80")(v) && endpointsAre(ns+"/app/80", "10.1.0.1:8080")(v) &&
+			certIs(v, "kfgate/tls/"+ns+"/cert", "example.crt")
 	})
 	c.waitLease(t, ns, "restricted")
 	c.waitEvent(t, ns, "bad", corev1.EventTypeWarning, "InvalidMapping")

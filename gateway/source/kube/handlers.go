@@ -53,7 +53,7 @@ func changeOf(k kind, old, obj any) (change, bool) {
 			return change{}, false
 		}
 		return change{kind: k, namespace: svc.Namespace, name: svc.Name, service: svc, written: writtenAt(svc.ObjectMeta)}, true
-	default:
+	case kindSlice:
 		sl, ok := obj.(*discoveryv1.EndpointSlice)
 		if !ok {
 			return change{}, false
@@ -62,5 +62,15 @@ func changeOf(k kind, old, obj any) (change, bool) {
 			return change{}, false
 		}
 		return change{kind: k, namespace: sl.Namespace, name: sl.Name, slice: sl, written: writtenAt(sl.ObjectMeta)}, true
+	default:
+		sec, ok := obj.(*corev1.Secret)
+		if !ok {
+			return change{}, false
+		}
+		if prev, ok := old.(*corev1.Secret); ok && sameSecret(prev, sec) {
+			return change{}, false
+		}
+		// No write time: the stripped Secret keeps no managedFields nor annotations.
+		return change{kind: k, namespace: sec.Namespace, name: sec.Name, secret: sec}, true
 	}
 }

@@ -76,10 +76,14 @@ func (s *Source) apply(e *build.Engine, batch []change) {
 			s.plan.forget(c.namespace, c.name)
 		case c.kind == kindService:
 			svcs = append(svcs, c.service)
-		case c.deleted():
+		case c.kind == kindSlice && c.deleted():
 			e.DeleteEndpointSlice(c.namespace, c.name)
-		default:
+		case c.kind == kindSlice:
 			e.SetEndpointSlice(c.slice)
+		case c.deleted():
+			e.DeleteSecret(c.namespace, c.name)
+		default:
+			e.SetSecret(c.secret)
 		}
 	}
 	e.ApplyServices(svcs)

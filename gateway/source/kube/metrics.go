@@ -39,7 +39,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, k := range []kind{kindService, kindSlice} {
+	for _, k := range kinds {
 		for _, ev := range []string{"add", "update", "delete"} {
 			m.watch.WithLabelValues(k.String(), ev, "queued")
 			m.watch.WithLabelValues(k.String(), ev, "dropped")

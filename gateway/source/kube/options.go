@@ -1,5 +1,6 @@
-// Package kube is the Kubernetes source: it watches Services and EndpointSlices through
-// controller-runtime's informers, feeds their changes to the control plane's Engine after a short
+// Package kube is the Kubernetes source: it watches Services, EndpointSlices and kubernetes.io/tls
+// Secrets (cut down to their certificate, key and CA bundle) through controller-runtime's
+// informers, feeds their changes to the control plane's Engine after a short
 // debounce, and tells the authors of broken annotations through Events on their Services (written by
 // the leader only; every replica watches and serves xDS).
 package kube

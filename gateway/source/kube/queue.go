@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfgate/kfgate/gateway/source"
 )
@@ -15,25 +16,48 @@ type kind uint8
 const (
 	kindService kind = iota
 	kindSlice
+	kindSecret
 )
 
+// kinds are the kinds the Source watches, each with an informer (and its metric series).
+var kinds = []kind{kindService, kindSlice, kindSecret}
+
 func (k kind) String() string {
-	if k == kindService {
+	switch k {
+	case kindService:
 		return "service"
+	case kindSlice:
+		return "endpointslice"
+	default:
+		return "secret"
 	}
-	return "endpointslice"
 }
 
-// change is the latest state of one object: a Service, an EndpointSlice, or its deletion.
+// object is an empty object of the kind, to ask the cache for its informer.
+func (k kind) object() client.Object {
+	switch k {
+	case kindService:
+		return &corev1.Service{}
+	case kindSlice:
+		return &discoveryv1.EndpointSlice{}
+	default:
+		return &corev1.Secret{}
+	}
+}
+
+// change is the latest state of one object: a Service, an EndpointSlice, a kubernetes.io/tls
+// Secret, or its deletion.
 type change struct {
 	kind            kind
 	namespace, name string
 	service         *corev1.Service
-	slice           *discoveryv1.EndpointSlice // nil with service: deleted
-	written         time.Time                  // when the object was written, zero when unknown
+	slice           *discoveryv1.EndpointSlice
+	secret          *corev1.Secret // stripped to the keys kfgate reads; never logged
+	written         time.Time      // when the object was written, zero when unknown
 }
 
-func (c change) deleted() bool { return c.service == nil && c.slice == nil }
+// deleted: the change carries no object, only its name.
+func (c change) deleted() bool { return c.service == nil && c.slice == nil && c.secret == nil }
 
 type changeKey struct {
 	kind            kind

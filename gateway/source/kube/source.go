@@ -11,6 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -30,11 +31,13 @@ import (
 // grants exactly these and the envtest suite runs a replica under it.
 //
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kfgate
 
-// Source watches Services and EndpointSlices and drives a Runner with their changes.
+// Source watches Services, EndpointSlices and kubernetes.io/tls Secrets and drives a Runner with
+// their changes.
 type Source struct {
 	opts   Options
 	runner *controlplane.Runner
@@ -94,9 +97,13 @@ func newManager(opts Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// RBAC cannot narrow a Secret grant by type, so the watch does: the API server sends only
+	// kubernetes.io/tls Secrets (what a TLSContext may name), and of those only the certificate, key
+	// and CA bundle enter the cache.
 	copts := cache.Options{Scheme: scheme, ByObject: map[client.Object]cache.ByObject{
 		&corev1.Service{}:            {Transform: stripService},
 		&discoveryv1.EndpointSlice{}: {Label: labels.NewSelector().Add(*owned), Transform: stripSlice},
+		&corev1.Secret{}:             {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)), Transform: stripSecret},
 	}}
 	if opts.Pods {
 		copts.ByObject[&corev1.Pod{}] = cache.ByObject{Transform: stripPod}
@@ -125,8 +132,8 @@ func newManager(opts Options) (manager.Manager, error) {
 // Run watches until ctx ends. The first build waits for the caches to sync, so that a restarting
 // control plane never serves a partial view to the Envoys that reconnect to it.
 func (s *Source) Run(ctx context.Context) error {
-	for k, obj := range map[kind]client.Object{kindService: &corev1.Service{}, kindSlice: &discoveryv1.EndpointSlice{}} {
-		inf, err := s.mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	for _, k := range kinds {
+		inf, err := s.mgr.GetCache().GetInformer(ctx, k.object(), cache.BlockUntilSynced(false))
 		if err != nil {
 			return fmt.Errorf("%s informer: %w", k, err)
 		}

@@ -9,6 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kfgate/kfgate/gateway/ir"
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
@@ -149,4 +150,34 @@ func stripPod(obj any) (any, error) {
 		out.Spec.Containers = append(out.Spec.Containers, kept)
 	}
 	return out, nil
+}
+
+// secretKeys are the only data keys of a Secret that enter the cache: a certificate chain, its key
+// and a CA bundle. Whatever else a kubernetes.io/tls Secret holds is dropped as it arrives.
+var secretKeys = []string{ir.SecretCert, ir.SecretKey, ir.SecretCA}
+
+// stripSecret keeps a Secret's identity, resourceVersion, type and the data under secretKeys: no
+// labels, annotations (kubectl's last-applied-configuration would hold the whole Secret again) nor
+// managedFields.
+func stripSecret(obj any) (any, error) {
+	sec, ok := obj.(*corev1.Secret)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace, UID: sec.UID,
+		ResourceVersion: sec.ResourceVersion}, Type: sec.Type}
+	for _, k := range secretKeys {
+		if v, ok := sec.Data[k]; ok {
+			if out.Data == nil {
+				out.Data = make(map[string][]byte, len(secretKeys))
+			}
+			out.Data[k] = v
+		}
+	}
+	return out, nil
+}
+
+// sameSecret is sameService for stripped Secrets.
+func sameSecret(a, b *corev1.Secret) bool {
+	return a.Name == b.Name && a.Namespace == b.Namespace && a.UID == b.UID && a.Type == b.Type && reflect.DeepEqual(a.Data, b.Data)
 }

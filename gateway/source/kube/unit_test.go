@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +205,65 @@ func TestUnchangedUpdatesAreDropped(t *testing.T) {
 	notReady.Endpoints[0].Conditions.Ready = ptr.To(false)
 	if _, ok := changeOf(kindSlice, sl, notReady); !ok {
 		t.Error("an endpoint turning not ready was dropped")
+	}
+}
+
+func TestStripSecretKeepsOnlyCertificates(t *testing.T) {
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cert", Namespace: "ns", UID: "u", ResourceVersion: "7",
+		Labels:        map[string]string{"app": "a"},
+		Annotations:   map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"tls.key":"..."}}`},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", FieldsV1: metav1.NewFieldsV1("{}")}}},
+		Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("C"), "tls.key": []byte("K"), "ca.crt": []byte("A"),
+			"password": []byte("P")}, StringData: map[string]string{"token": "T"}}
+	out, err := stripSecret(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cert", Namespace: "ns", UID: "u", ResourceVersion: "7"},
+		Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("C"), "tls.key": []byte("K"), "ca.crt": []byte("A")}}
+	if !reflect.DeepEqual(out, want) {
+		t.Errorf("stripped Secret %+v\nwant %+v", out, want)
+	}
+	bare, _ := stripSecret(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "empty"}, Type: corev1.SecretTypeTLS})
+	if d := bare.(*corev1.Secret).Data; d != nil {
+		t.Errorf("a Secret without data stripped to data %v", d)
+	}
+	if tomb, _ := stripSecret(toolscache.DeletedFinalStateUnknown{Key: "ns/cert"}); tomb == nil {
+		t.Error("a tombstone did not pass")
+	}
+}
+
+func TestSecretChanges(t *testing.T) {
+	base := func() *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cert", Namespace: "ns", UID: "u", ResourceVersion: "1"},
+			Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("C"), "tls.key": []byte("K")}}
+	}
+	c, ok := changeOf(kindSecret, nil, base())
+	if !ok || c.secret == nil || c.kind != kindSecret || c.namespace != "ns" || c.name != "cert" || c.deleted() {
+		t.Errorf("an added Secret: %+v %v", c, ok)
+	}
+	bumped := base()
+	bumped.ResourceVersion = "2"
+	if _, ok := changeOf(kindSecret, base(), bumped); ok {
+		t.Error("an update of the resourceVersion only was queued")
+	}
+	renewed := base()
+	renewed.ResourceVersion, renewed.Data["tls.key"] = "3", []byte("K2")
+	if c, ok := changeOf(kindSecret, base(), renewed); !ok || c.secret != renewed {
+		t.Error("a renewed key was dropped")
+	}
+	if c, ok := changeOf(kindSecret, toolscache.DeletedFinalStateUnknown{Obj: base()}, nil); !ok || !c.deleted() || c.kind != kindSecret || c.name != "cert" {
+		t.Errorf("a deletion seen through a tombstone: %+v %v", c, ok)
+	}
+	if _, ok := changeOf(kindSecret, nil, &corev1.Service{}); ok {
+		t.Error("a Service on the Secret informer was queued")
+	}
+	if kindSecret.String() != "secret" || kindSlice.String() != "endpointslice" || kindService.String() != "service" {
+		t.Errorf("kind names %v %v %v", kindService, kindSlice, kindSecret)
+	}
+	for _, k := range kinds {
+		if _, ok := changeOf(k, nil, k.object()); !ok {
+			t.Errorf("kind %s: its informer's object %T is not its change", k, k.object())
+		}
 	}
 }
