@@ -54,14 +54,14 @@ func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost, v
 		if err != nil {
 			return nil, Digest{}, err
 		}
-		if f := variant.first; f != nil {
-			routes = append([]*routev3.Route{f.route}, routes...)
-			sum = append(f.digest[:len(f.digest):len(f.digest)], sum...)
-			routesSize += f.size
-		}
 		fmt.Fprintf(h, "\x00vh%d\x00", len(own))
 		h.Write(own)
-		h.Write(sum)
+		if f := variant.first; f != nil {
+			routes = append([]*routev3.Route{f.route}, routes...)
+			h.Write(f.digest[:])
+			routesSize += f.size
+		}
+		h.Write(sum[:])
 		size += len(own) + routesSize + 8*len(routes) + 8
 		v.Routes = routes
 		rc.VirtualHosts = append(rc.VirtualHosts, v)

@@ -77,6 +77,10 @@ type vhostMemo struct {
 	out   []*routev3.Route
 	sum   []byte  // the routes' digests, in order
 	sizes []int32 // the routes' encoded sizes, in order
+	// digest hashes sum: what a route table's version is made of, so that tables sharing the
+	// virtual host (cleartext and HTTPS) do not hash every route digest again.
+	digest [digestLen]byte
+	size   int
 }
 
 // Translate builds every resource for a configuration, each validated (ValidateAll) as it is built.
@@ -192,8 +196,11 @@ func (t *Translator) translateClusters(cs []*ir.Cluster) error {
 // routesOf translates a virtual host's routes, reusing the last translation of that virtual host
 // where the IR route is the same object.
 // It also returns the concatenated route digests and the routes' encoded size.
-func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []byte, int, error) {
+func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, [digestLen]byte, int, error) {
 	memo, ok := t.vhosts[name]
+	if ok && len(memo.in) == len(in) && len(in) > 0 && &memo.in[0] == &in[0] {
+		return memo.out, memo.digest, memo.size, nil // the very same list: IR lists are never changed in place
+	}
 	out := make([]*routev3.Route, len(in))
 	sum := make([]byte, len(in)*digestLen)
 	sizes := make([]int32, len(in))
@@ -211,7 +218,7 @@ func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []
 		}
 	}
 	if err := translateRoutes(in, todo); err != nil {
-		return nil, nil, 0, err
+		return nil, [digestLen]byte{}, 0, err
 	}
 	for _, i := range todo {
 		tr := in[i].Translated.(translated)
@@ -225,8 +232,9 @@ func (t *Translator) routesOf(name string, in []*ir.Route) ([]*routev3.Route, []
 	if t.vhosts == nil {
 		t.vhosts = map[string]vhostMemo{}
 	}
-	t.vhosts[name] = vhostMemo{in: in, out: out, sum: sum, sizes: sizes}
-	return out, sum, size, nil
+	digest := sha256.Sum256(sum)
+	t.vhosts[name] = vhostMemo{in: in, out: out, sum: sum, sizes: sizes, digest: digest, size: size}
+	return out, digest, size, nil
 }
 
 // translateRoutes translates the routes at the given positions: each route is translated,
