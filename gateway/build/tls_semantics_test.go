@@ -46,7 +46,14 @@ func TestHTTPSRedirectSemantics(t *testing.T) {
 			t.Errorf("cleartext %s%s: the redirect asks the auth service (a login over cleartext)", c.host, c.path)
 		}
 	}
-	for _, host := range []string{"example.com", "b.example.com", "other.org", "a.example.com.evil.org"} {
+	if d := clear.Route(withHeader(req("GET", "a.example.com", "/app/x"), "x-forwarded-proto", "http")); d.Redirect == nil {
+		t.Errorf("cleartext with x-forwarded-proto http (as Envoy sets it at the edge): %+v; want a redirect", d)
+	}
+	// A trusted load balancer already terminated TLS: redirecting would loop.
+	if d := clear.Route(withHeader(req("GET", "a.example.com", "/app/x"), "x-forwarded-proto", "https")); d.Redirect != nil || d.Cluster != "default/app/80" {
+		t.Errorf("cleartext with x-forwarded-proto https: %+v; want it served", d)
+	}
+	for _, host := range []string{"example.com", "b.example.com", "other.org", "a.example.com.evil.org", "xb.example.com"} {
 		d := clear.Route(req("GET", host, "/app/x"))
 		if d.Redirect != nil || d.Cluster != "default/app/80" {
 			t.Errorf("cleartext %s: %+v; want it served by default/app/80", host, d)

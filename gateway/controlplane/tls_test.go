@@ -81,12 +81,24 @@ func TestFileSourceCertificateRotation(t *testing.T) {
 		t.Fatalf("nothing published: %+v", first)
 	}
 	pem("example-renewed")
+	// The two files are written one after the other: a build may see the new certificate with the
+	// old key. That half-renewal keeps the last valid certificate serving; no build changes the
+	// listeners.
 	var renewed versions
 	for renewed = <-applied; renewed.secrets == first.secrets; renewed = <-applied {
-		// the two files are written one after the other: wait for the build that has both
+		if renewed.listeners != first.listeners {
+			t.Fatalf("a half-written renewal changed the listeners (%s → %s)", first.listeners, renewed.listeners)
+		}
 	}
 	if renewed.listeners != first.listeners {
 		t.Errorf("a renewed certificate changed the listeners (%s → %s): Envoy would drain them", first.listeners, renewed.listeners)
+	}
+	// A key that does not match: the renewed certificate keeps serving, and the error is shown.
+	writeAtomically(t, filepath.Join(dir, "site.key"), string(pki.File("other.key")))
+	for v := <-applied; !hasDiag(stateOf(t, diag), "StaleConfig"); v = <-applied {
+		if v.listeners != first.listeners || v.secrets != renewed.secrets {
+			t.Fatalf("a broken renewal changed what Envoy is served: %+v → %+v", renewed, v)
+		}
 	}
 
 	st := stateOf(t, diag)
@@ -103,14 +115,16 @@ func TestFileSourceCertificateRotation(t *testing.T) {
 	if !strings.Contains(string(page), "a.example.com") {
 		t.Errorf("the diagnostics page does not show the TLSContext at all: %s", page)
 	}
-	if err := os.Remove(filepath.Join(dir, "site.key")); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"site.key", "site.crt"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for v := <-applied; v.listeners == renewed.listeners; v = <-applied {
-		// a key removed: the HTTPS filter chain goes, the listeners change
+		// the Secret deleted: the HTTPS filter chain goes, the listeners change
 	}
 	if st := stateOf(t, diag); !hasDiag(st, "InvalidMapping") {
-		t.Errorf("a Secret without its key must be reported")
+		t.Errorf("a TLSContext without its Secret must be reported")
 	}
 }
 

@@ -71,6 +71,14 @@ func (r *resolver) origin(d mapping.Document) *UpstreamTLS {
 		return &UpstreamTLS{Context: key, CASecret: caSecretName(d.Namespace, "missing-tlscontext-"+name)}
 	}
 	c := ctx.TLSContext
+	switch {
+	case len(c.Hosts) > 0:
+		r.report(d, mapping.SeverityWarning, mapping.ReasonInvalid, "tls",
+			"TLSContext %q serves hosts (downstream); naming it here uses only its protocol settings, and the upstream is not verified: name a TLSContext without hosts that has ca_secret", name)
+	case c.CASecret == "":
+		r.report(d, mapping.SeverityWarning, mapping.ReasonInvalid, "tls",
+			"TLSContext %q has no ca_secret: the upstream's certificate is not verified", name)
+	}
 	u := &UpstreamTLS{Context: key, SNI: c.SNI, TLSParams: paramsOf(c)}
 	if c.CASecret != "" {
 		u.CASecret = caSecretName(ctx.Namespace, c.CASecret)

@@ -38,17 +38,16 @@ type State struct {
 	dirty       map[*group]struct{}
 	bulk        bool // resolveMany: groups are out of the order while resolved
 
-	nsCount         map[string]int // namespace → known Services in it
-	dupSlots        map[*nameSlot]struct{}
-	diagGroups      map[*group]struct{}
-	refs            map[string]int      // cluster name → routes and filters using it
-	hosts           map[string]int      // host → routes bound to it
-	cors            int                 // routes with CORS
-	localRateLimits int                 // routes with a local_rate_limit
-	byService       map[string][]*group // Service key → groups routing to it (few per Service)
-	vhosts          []*VirtualHost      // assembled; nil when the order changed
-	clusters        []*Cluster          // assembled; nil when the cluster set changed
-	replaced        map[string]bool     // clusters rebuilt under a listed name, to patch into clusters
+	nsCount    map[string]int // namespace → known Services in it
+	dupSlots   map[*nameSlot]struct{}
+	diagGroups map[*group]struct{}
+	refs       map[string]int      // cluster name → routes and filters using it
+	hosts      map[string]int      // host → routes bound to it
+	cors       int                 // routes with CORS
+	byService  map[string][]*group // Service key → groups routing to it (few per Service)
+	vhosts     []*VirtualHost      // assembled; nil when the order changed
+	clusters   []*Cluster          // assembled; nil when the cluster set changed
+	replaced   map[string]bool     // clusters rebuilt under a listed name, to patch into clusters
 	// unused: clusters no route used any more at some point of this resolution; those still unused
 	// at its end are forgotten (a Mapping edit moves a cluster between groups: detached, then reused)
 	unused map[string]bool
@@ -333,12 +332,11 @@ func (s *State) Config() (*Config, []mapping.Diagnostic) {
 		if s.opts.Now != nil {
 			now = s.opts.Now
 		}
-		s.tls = resolveTLS(s.r.contexts, s.secrets, s.opts, s.r.module, now())
+		s.tls = resolveTLS(s.r.contexts, s.secrets, s.tls.good, s.opts, s.r.module, now())
 	}
 	cfg := &Config{Listener: s.r.listener(), HTTPS: s.tls.https, Secrets: s.tls.secrets}
 	cfg.Listener.RedirectHosts = s.tls.redirect
 	cfg.Listener.CORS = s.cors > 0
-	cfg.Listener.LocalRateLimit = s.localRateLimits > 0
 	cfg.VirtualHosts = s.virtualHosts()
 	cfg.Clusters = s.clusterList()
 	return cfg, s.diagnostics()
@@ -362,7 +360,7 @@ func (s *State) resolveAll() {
 	clear(s.hosts)
 	clear(s.byService)
 	clear(s.diagGroups)
-	s.cors, s.localRateLimits = 0, 0
+	s.cors = 0
 	if a := s.r.auth; a != nil {
 		s.refs[a.Cluster]++
 	}
@@ -454,9 +452,6 @@ func (s *State) attach(g *group) {
 		if e.route.CORS != nil {
 			s.cors++
 		}
-		if e.route.LocalRateLimit != nil {
-			s.localRateLimits++
-		}
 	}
 	for _, c := range g.clusters {
 		if s.refs[c]++; s.refs[c] == 1 {
@@ -497,9 +492,6 @@ func (s *State) detach(g *group) {
 		}
 		if e.route.CORS != nil {
 			s.cors--
-		}
-		if e.route.LocalRateLimit != nil {
-			s.localRateLimits--
 		}
 	}
 	for _, c := range g.clusters {

@@ -2,6 +2,8 @@ package ir
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -96,15 +98,17 @@ type tlsResult struct {
 	https    *HTTPSListener
 	redirect []string // TLS hosts whose cleartext requests are redirected to HTTPS
 	secrets  []*TLSSecret
-	refs     map[string]bool // Secret keys ("namespace/name") the TLSContexts read
+	refs     map[string]bool       // Secret keys ("namespace/name") the TLSContexts read
+	good     map[string]*TLSSecret // the certificates served, by SDS name: the next resolution's last good
 	diags    []mapping.Diagnostic
 }
 
 // resolveTLS builds the HTTPS listener and the SDS secrets. A TLSContext whose Secret is missing or
 // invalid gets no filter chain (and a diagnostic): a chain without its certificate would keep the
 // whole listener from starting. Rotation of a valid Secret changes only the SDS secret.
-func resolveTLS(contexts []*mapping.Document, secrets map[string]*Secret, opts Options, module *mapping.Module, now time.Time) tlsResult {
-	res := tlsResult{refs: map[string]bool{}}
+func resolveTLS(contexts []*mapping.Document, secrets map[string]*Secret, last map[string]*TLSSecret, opts Options,
+	module *mapping.Module, now time.Time) tlsResult {
+	res := tlsResult{refs: map[string]bool{}, good: map[string]*TLSSecret{}}
 	r := &resolver{}
 	owner := map[string]*mapping.Document{}
 	published := map[string]bool{}
@@ -132,17 +136,26 @@ func resolveTLS(contexts []*mapping.Document, secrets map[string]*Secret, opts O
 			}
 			continue
 		}
-		if !r.ownHosts(*d, c.Hosts, owner) {
-			continue
-		}
 		if c.RedirectCleartextFrom != 0 && uint32(c.RedirectCleartextFrom) != opts.ListenerPort {
 			r.report(*d, mapping.SeverityError, mapping.ReasonInvalid, "redirect_cleartext_from",
 				"%d is not kfgate's cleartext listener port %d (--listener-port); no redirect is made", c.RedirectCleartextFrom, opts.ListenerPort)
 		}
-		s, ok := r.certSecret(*d, secrets[Key(d.Namespace, c.Secret)], c.Secret, c.Hosts, now)
-		if !ok {
+		// The certificate first, the hosts after: a TLSContext that cannot serve does not keep a
+		// valid one from serving its hosts.
+		sec := secrets[Key(d.Namespace, c.Secret)]
+		s, ok := r.certSecret(*d, sec, c.Secret, c.Hosts, now)
+		if !ok && sec != nil && last[certSecretName(d.Namespace, c.Secret)] != nil {
+			// A broken renewal (a half-written file, a key that does not match): the last valid
+			// certificate keeps serving, as the last good configuration does, until it is fixed or
+			// the Secret is deleted.
+			s, ok = last[certSecretName(d.Namespace, c.Secret)], true
+			r.report(*d, mapping.SeverityWarning, mapping.ReasonStale, "secret",
+				"Secret %s/%s is invalid (see the error above); its last valid certificate keeps serving", d.Namespace, c.Secret)
+		}
+		if !ok || !r.ownHosts(*d, c.Hosts, owner) {
 			continue
 		}
+		res.good[s.Name] = s
 		if !published[s.Name] {
 			published[s.Name] = true
 			res.secrets = append(res.secrets, s)
@@ -196,7 +209,7 @@ func (r *resolver) certSecret(d mapping.Document, s *Secret, name string, hosts 
 	bad := func(format string, args ...any) (*TLSSecret, bool) {
 		consequence := "hosts " + strings.Join(hosts, ", ") + " are not served over HTTPS"
 		if len(hosts) == 0 {
-			consequence = "no client certificate is presented upstream"
+			consequence = "connections to the upstreams of Mappings naming this TLSContext fail until it is fixed"
 		}
 		r.report(d, mapping.SeverityError, mapping.ReasonInvalid, "secret",
 			"Secret %s/%s %s; %s", d.Namespace, name, fmt.Sprintf(format, args...), consequence)
@@ -218,6 +231,9 @@ func (r *resolver) certSecret(d mapping.Document, s *Secret, name string, hosts 
 	}
 	info := describeChain(pair.Certificate)
 	leaf, _ := x509.ParseCertificate(pair.Certificate[0]) // parsed above by X509KeyPair
+	if problem := envoyKeyProblem(leaf); problem != "" {
+		return bad("holds a certificate Envoy refuses: %s", problem)
+	}
 	if leaf != nil && now.After(leaf.NotAfter) {
 		r.report(d, mapping.SeverityWarning, mapping.ReasonInvalid, "secret",
 			"the certificate in Secret %s/%s expired at %s; clients will refuse it", d.Namespace, name, leaf.NotAfter.UTC().Format(time.RFC3339))
@@ -229,6 +245,27 @@ func (r *resolver) certSecret(d mapping.Document, s *Secret, name string, hosts 
 		}
 	}
 	return &TLSSecret{Name: certSecretName(d.Namespace, name), Info: info, Cert: s.Data[SecretCert], Key: s.Data[SecretKey]}, true
+}
+
+// envoyKeyProblem says why Envoy's TLS context would refuse a certificate's key, "" if it would
+// not: only RSA keys of 2048 bits or more, and ECDSA keys on P-256, P-384 or P-521.
+func envoyKeyProblem(leaf *x509.Certificate) string {
+	if leaf == nil {
+		return "the certificate does not parse"
+	}
+	switch k := leaf.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return fmt.Sprintf("an RSA key of %d bits (2048 or more are needed)", k.N.BitLen())
+		}
+	case *ecdsa.PublicKey:
+		if n := k.Curve.Params().Name; n != "P-256" && n != "P-384" && n != "P-521" {
+			return "an ECDSA key on " + n + " (P-256, P-384 or P-521 are needed)"
+		}
+	default:
+		return fmt.Sprintf("a %s key (RSA or ECDSA are needed)", leaf.PublicKeyAlgorithm)
+	}
+	return ""
 }
 
 // caSecret checks a CA Secret: type kubernetes.io/tls with ca.crt (cert-manager's layout), or

@@ -1,6 +1,8 @@
 package ir
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +28,7 @@ func FuzzSecretContent(f *testing.F) {
 		}
 		secrets := map[string]*Secret{"ns/s": {Namespace: "ns", Name: "s", Type: SecretTypeTLS,
 			Data: map[string][]byte{SecretCert: cert, SecretKey: key, SecretCA: ca}}}
-		res := resolveTLS(docs, secrets, Options{ListenerPort: 8080, HTTPSPort: 8443}, &mapping.Module{}, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+		res := resolveTLS(docs, secrets, nil, Options{ListenerPort: 8080, HTTPSPort: 8443}, &mapping.Module{}, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 		for _, d := range res.diags {
 			for _, b := range [][]byte{cert, key, ca} {
 				for _, line := range strings.Split(string(b), "\n") {
@@ -37,9 +39,23 @@ func FuzzSecretContent(f *testing.F) {
 			}
 		}
 		for _, s := range res.secrets {
-			if s.Key != nil && len(s.Cert) == 0 {
-				t.Fatalf("published a key without a certificate: %s", s.Name)
+			if s.CA != nil {
+				if _, err := pemCertificates(s.CA); err != nil {
+					t.Fatalf("published a CA bundle that holds no certificate: %s", s.Name)
+				}
+				continue
 			}
+			pair, err := tls.X509KeyPair(s.Cert, s.Key)
+			if err != nil {
+				t.Fatalf("published %s, whose certificate and key do not pair: %v", s.Name, err)
+			}
+			leaf, _ := x509.ParseCertificate(pair.Certificate[0])
+			if p := envoyKeyProblem(leaf); p != "" {
+				t.Fatalf("published %s, which Envoy refuses: %s", s.Name, p)
+			}
+		}
+		if _, err := tls.X509KeyPair(cert, key); err != nil && res.https != nil {
+			t.Fatalf("a filter chain for a certificate and key that do not pair")
 		}
 		if res.https != nil && len(res.https.Chains) != 1 {
 			t.Fatalf("chains %+v", res.https.Chains)

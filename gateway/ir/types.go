@@ -21,15 +21,13 @@ type Config struct {
 
 // Listener is the single HTTP listener and its connection-manager settings.
 type Listener struct {
-	Port              uint32 `json:"port"`
-	UseRemoteAddress  bool   `json:"useRemoteAddress"`
-	XFFNumTrustedHops uint32 `json:"xffNumTrustedHops,omitempty"`
-	Auth              *Auth  `json:"auth,omitempty"`
-	CORS              bool   `json:"cors,omitempty"` // some route uses CORS: install the filter
-	// LocalRateLimit: some route has a local_rate_limit: install the filter.
-	LocalRateLimit bool              `json:"localRateLimit,omitempty"`
-	RateLimit      *RateLimitService `json:"rateLimit,omitempty"`
-	AccessLog      mapping.AccessLog `json:"accessLog"`
+	Port              uint32            `json:"port"`
+	UseRemoteAddress  bool              `json:"useRemoteAddress"`
+	XFFNumTrustedHops uint32            `json:"xffNumTrustedHops,omitempty"`
+	Auth              *Auth             `json:"auth,omitempty"`
+	CORS              bool              `json:"cors,omitempty"` // some route uses CORS: install the filter
+	RateLimit         *RateLimitService `json:"rateLimit,omitempty"`
+	AccessLog         mapping.AccessLog `json:"accessLog"`
 	// PreserveExternalRequestID keeps a client's x-request-id (else Envoy makes a new one at the edge).
 	PreserveExternalRequestID bool `json:"preserveExternalRequestId,omitempty"`
 	// RedirectHosts are TLS hosts whose cleartext requests get a redirect to HTTPS.

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -18,7 +19,16 @@ func decodeModule(o *object, name string) *Module {
 	}
 	if name == "tls" {
 		m.TLSServer = decodeTLSModule(c)
-		c.finish(map[string]string{"client": "client certificate validation is not implemented"})
+		if cl := c.child("client"); cl != nil {
+			if on, ok := cl.boolean("enabled"); !ok || on {
+				c.r.report(c.keyNode("client"), SeverityError, ReasonUnsupported, c.field("client"),
+					"client certificate validation is not implemented (set enabled: false or remove it)")
+			}
+			for _, p := range cl.pairs {
+				cl.get(p.name)
+			}
+		}
+		c.finish(nil)
 		return m
 	}
 	m.ClusterRequestTimeoutMs = optionalMs(c, "cluster_request_timeout_ms")
@@ -102,16 +112,63 @@ func decodeAccessLog(c *object) *AccessLog {
 	return a
 }
 
-// checkLogFormat catches unbalanced command operators, which Envoy rejects (NACKing the listener).
+// checkLogFormat rejects what Envoy's substitution formatter would refuse (and with it the
+// listener): an unbalanced %, or a command it does not know.
 func checkLogFormat(c *object, field, f string) {
-	if strings.Count(f, "%")%2 != 0 {
-		path := c.field("envoy_log_format")
-		if field != "" {
-			path += "." + field
+	path := c.field("envoy_log_format")
+	if field != "" {
+		path += "." + field
+	}
+	rest := logCommand.ReplaceAllStringFunc(f, func(cmd string) string {
+		m := logCommand.FindStringSubmatch(cmd)
+		name, arg := m[1], m[2]
+		switch {
+		case m[0] == "%%":
+		case !slices.Contains(logCommands, name) && !slices.Contains(logCommandsWithArg, name):
+			c.r.errorf(c.value("envoy_log_format"), path, "%%%s%% is not an Envoy access log command", name)
+		case slices.Contains(logCommandsWithArg, name) && arg == "" && name != "START_TIME":
+			c.r.errorf(c.value("envoy_log_format"), path, "%%%s%% needs an argument: %%%s(...)%%", name, name)
 		}
-		c.r.errorf(c.value("envoy_log_format"), path, "%q has an odd number of %%: every command is %%NAME%% or %%NAME(arg)%%", f)
+		return ""
+	})
+	if strings.Contains(rest, "%") {
+		c.r.errorf(c.value("envoy_log_format"), path, "%q has a %% that starts no command: every command is %%NAME%% or %%NAME(arg)%%", f)
 	}
 }
+
+// logCommand is one %COMMAND%, %COMMAND(arg)% or %COMMAND(arg):N% (or %% for a literal %).
+var logCommand = regexp.MustCompile(`%%|%([A-Z][A-Z0-9_]*)(?:\(([^()%]*)\))?(?::[0-9]+)?%`)
+
+// Envoy's access log commands (docs/root/configuration/observability/access_log/usage.rst).
+var (
+	logCommands = []string{"START_TIME", "START_TIME_LOCAL", "EMIT_TIME", "REQUEST_HEADERS_BYTES",
+		"BYTES_RECEIVED", "BYTES_SENT", "PROTOCOL", "UPSTREAM_PROTOCOL", "RESPONSE_CODE", "RESPONSE_CODE_DETAILS",
+		"CONNECTION_TERMINATION_DETAILS", "RESPONSE_HEADERS_BYTES", "RESPONSE_TRAILERS_BYTES", "DURATION",
+		"REQUEST_DURATION", "REQUEST_TX_DURATION", "RESPONSE_DURATION", "RESPONSE_TX_DURATION",
+		"DOWNSTREAM_HANDSHAKE_DURATION", "ROUNDTRIP_DURATION", "RESPONSE_FLAGS", "RESPONSE_FLAGS_LONG",
+		"UPSTREAM_HOST", "UPSTREAM_HOST_NAME", "UPSTREAM_HOST_NAME_WITHOUT_PORT", "UPSTREAM_CLUSTER",
+		"UPSTREAM_CLUSTER_RAW", "UPSTREAM_LOCAL_ADDRESS", "UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT",
+		"UPSTREAM_LOCAL_PORT", "UPSTREAM_REMOTE_ADDRESS", "UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT",
+		"UPSTREAM_REMOTE_PORT", "UPSTREAM_REQUEST_ATTEMPT_COUNT", "UPSTREAM_TRANSPORT_FAILURE_REASON",
+		"UPSTREAM_CONNECTION_ID", "UPSTREAM_TLS_VERSION", "UPSTREAM_TLS_CIPHER", "UPSTREAM_TLS_SESSION_ID",
+		"UPSTREAM_PEER_SUBJECT", "UPSTREAM_PEER_ISSUER", "UPSTREAM_PEER_URI_SAN", "UPSTREAM_PEER_DNS_SAN",
+		"UPSTREAM_LOCAL_SUBJECT", "UPSTREAM_LOCAL_URI_SAN", "UPSTREAM_LOCAL_DNS_SAN",
+		"DOWNSTREAM_REMOTE_ADDRESS", "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", "DOWNSTREAM_REMOTE_PORT",
+		"DOWNSTREAM_DIRECT_REMOTE_ADDRESS", "DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT",
+		"DOWNSTREAM_DIRECT_REMOTE_PORT", "DOWNSTREAM_LOCAL_ADDRESS", "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT",
+		"DOWNSTREAM_LOCAL_PORT", "DOWNSTREAM_DIRECT_LOCAL_ADDRESS", "DOWNSTREAM_DIRECT_LOCAL_ADDRESS_WITHOUT_PORT",
+		"DOWNSTREAM_DIRECT_LOCAL_PORT", "DOWNSTREAM_LOCAL_URI_SAN", "DOWNSTREAM_PEER_URI_SAN",
+		"DOWNSTREAM_LOCAL_DNS_SAN", "DOWNSTREAM_PEER_DNS_SAN", "DOWNSTREAM_LOCAL_SUBJECT", "DOWNSTREAM_PEER_SUBJECT",
+		"DOWNSTREAM_PEER_ISSUER", "DOWNSTREAM_TLS_SESSION_ID", "DOWNSTREAM_TLS_CIPHER", "DOWNSTREAM_TLS_VERSION",
+		"DOWNSTREAM_PEER_FINGERPRINT_256", "DOWNSTREAM_PEER_FINGERPRINT_1", "DOWNSTREAM_PEER_SERIAL",
+		"DOWNSTREAM_PEER_CERT", "DOWNSTREAM_PEER_CERT_V_START", "DOWNSTREAM_PEER_CERT_V_END",
+		"DOWNSTREAM_TRANSPORT_FAILURE_REASON", "CONNECTION_ID", "STREAM_ID", "UNIQUE_ID", "ROUTE_NAME",
+		"VIRTUAL_CLUSTER_NAME", "REQUESTED_SERVER_NAME", "HOSTNAME", "LOCAL_REPLY_BODY", "ACCESS_LOG_TYPE",
+		"GRPC_STATUS", "GRPC_STATUS_NUMBER", "UPSTREAM_FILTER_STATE", "TRACE_ID", "CUSTOM_FLAGS"}
+	logCommandsWithArg = []string{"START_TIME", "REQ", "RESP", "TRAILER", "REQ_WITHOUT_QUERY",
+		"DYNAMIC_METADATA", "CLUSTER_METADATA", "UPSTREAM_METADATA", "FILTER_STATE", "ENVIRONMENT",
+		"COMMON_DURATION", "PATH", "QUERY_PARAM"}
+)
 
 // decodeAuthService reads an AuthService; only gRPC (Envoy ext_authz v3) is supported.
 func decodeAuthService(o *object, namespace string) *AuthService {

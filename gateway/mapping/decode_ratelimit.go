@@ -82,6 +82,10 @@ func decodeLabel(r *reader, e *yaml.Node, path string) (RateLimitAction, bool) {
 	}
 	name := e.Content[0].Value
 	path += "." + name
+	if name == "" {
+		r.errorf(e.Content[0], path, "the label's key must not be empty")
+		return RateLimitAction{}, false
+	}
 	body := r.object(path, deref(e.Content[1]))
 	a := RateLimitAction{Kind: name}
 	switch name {
@@ -95,7 +99,11 @@ func decodeLabel(r *reader, e *yaml.Node, path string) (RateLimitAction, bool) {
 		}
 	case RateLimitRequestHeaders:
 		a.Header = labelHeader(body, "header_name", path)
-		a.Key, _ = body.str("key")
+		if k, ok := body.str("key"); ok && k == "" {
+			r.errorf(body.value("key"), path+".key", "must not be empty")
+		} else {
+			a.Key = k
+		}
 		if a.Key == "" {
 			a.Key = a.Header
 		}

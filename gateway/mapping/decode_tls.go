@@ -36,8 +36,6 @@ var (
 var unsupportedTLSFields = map[string]string{
 	"cert_chain_file":    "certificates come from Secrets (or PEM files next to the documents), not from paths inside Envoy",
 	"private_key_file":   "certificates come from Secrets (or PEM files next to the documents), not from paths inside Envoy",
-	"cacert_chain_file":  "CA certificates come from ca_secret",
-	"cert_required":      "client certificate validation is not implemented",
 	"secret_namespacing": "a TLSContext only reads Secrets in its own namespace",
 	"crl_secret":         "certificate revocation lists are not implemented",
 	"v3CRLSecret":        "certificate revocation lists are not implemented",
@@ -71,8 +69,18 @@ func decodeTLSContext(o *object, hostsDefault []string) *TLSContext {
 		o.r.report(o.keyNode("ca_secret"), SeverityError, ReasonUnsupported, "ca_secret",
 			"client certificate validation is not implemented; ca_secret is only for a TLSContext without hosts that a Mapping names in tls, to verify the upstream")
 	}
+	// Asking for client certificate validation is an error, not a warning: serving HTTPS that
+	// accepts any client where the author asked for a check would fail open.
+	for _, k := range []string{"cert_required", "cacert_chain_file"} {
+		if v := o.get(k); v != nil {
+			if b, ok := scalarBool(v); ok && !b {
+				continue // cert_required: false asks for nothing
+			}
+			o.r.report(o.keyNode(k), SeverityError, ReasonUnsupported, k, "client certificate validation is not implemented")
+		}
+	}
 	if sni, ok := o.str("sni"); ok {
-		if t.SNI = strings.ToLower(sni); !tlsHost.MatchString(t.SNI) || strings.Contains(t.SNI, "*") {
+		if t.SNI = strings.ToLower(sni); !tlsHost.MatchString(t.SNI) || strings.Contains(t.SNI, "*") || len(t.SNI) > 253 {
 			o.r.errorf(o.value("sni"), "sni", "%q is not a host name", sni)
 		}
 	}

@@ -2,8 +2,6 @@ package xds
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
@@ -144,29 +142,4 @@ func rateLimitAction(e mapping.RateLimitAction) *routev3.RateLimit_Action {
 		a.ActionSpecifier = &routev3.RateLimit_Action_DestinationCluster_{DestinationCluster: &routev3.RateLimit_Action_DestinationCluster{}}
 	}
 	return a
-}
-
-// hostsRegex matches an :authority (any case, any port) against TLS hosts ("*.x" for any
-// subdomain, "*" for all).
-func hostsRegex(hosts []string) string {
-	parts := make([]string, 0, len(hosts))
-	for _, h := range hosts {
-		switch {
-		case h == ir.WildcardHost:
-			return "(?i)^.*$"
-		case len(h) > 2 && h[:2] == "*.":
-			parts = append(parts, `[^:/]+\.`+regexp.QuoteMeta(h[2:]))
-		default:
-			parts = append(parts, regexp.QuoteMeta(h))
-		}
-	}
-	sort.Strings(parts)
-	re := "(?i)^("
-	for i, p := range parts {
-		if i > 0 {
-			re += "|"
-		}
-		re += p
-	}
-	return re + `)(:[0-9]+)?$`
 }

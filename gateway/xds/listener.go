@@ -77,7 +77,9 @@ func socketAddress(host string, port uint32) *corev3.Address {
 }
 
 // httpFilters, in Envoy's order of execution: the local rate limit first (cheapest, and it sheds
-// load before anything else is asked), ext_authz with an AuthService, the global rate limit with a
+// load before anything else is asked; always installed, since it does nothing on routes without
+// their own bucket, so that the first local_rate_limit in the cluster does not change, and drain,
+// every listener), ext_authz with an AuthService, the global rate limit with a
 // RateLimitService (after authentication, so descriptors may use the identity headers), CORS when a
 // route uses it, router last.
 func httpFilters(l ir.Listener) ([]*hcmv3.HttpFilter, error) {
@@ -90,10 +92,8 @@ func httpFilters(l ir.Listener) ([]*hcmv3.HttpFilter, error) {
 		out = append(out, &hcmv3.HttpFilter{Name: name, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: a}})
 		return nil
 	}
-	if l.LocalRateLimit {
-		if err := add(FilterLocalRateLimit, localRateLimitFilter()); err != nil {
-			return nil, err
-		}
+	if err := add(FilterLocalRateLimit, localRateLimitFilter()); err != nil {
+		return nil, err
 	}
 	if l.Auth != nil {
 		if err := add(FilterExtAuthz, ExtAuthz(l.Auth)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -56,10 +57,14 @@ func (t *Translator) routeConfiguration(name string, vhosts []*ir.VirtualHost, v
 		}
 		fmt.Fprintf(h, "\x00vh%d\x00", len(own))
 		h.Write(own)
-		if f := variant.first; f != nil {
-			routes = append([]*routev3.Route{f.route}, routes...)
-			h.Write(f.digest[:])
-			routesSize += f.size
+		if len(variant.first) > 0 {
+			all := make([]*routev3.Route, 0, len(variant.first)+len(routes))
+			for _, f := range variant.first {
+				all = append(all, f.route)
+				h.Write(f.digest[:])
+				routesSize += f.size
+			}
+			routes = append(all, routes...)
 		}
 		h.Write(sum[:])
 		size += len(own) + routesSize + 8*len(routes) + 8
@@ -353,15 +358,15 @@ func join(s []string) string {
 // every virtual host (the cleartext listener's redirect to HTTPS) and table-wide response headers
 // (the HTTPS listener's HSTS).
 type rcVariant struct {
-	first           *translated
+	first           []*translated
 	responseHeaders []*corev3.HeaderValueOption
 }
 
 // key identifies a variant: what it adds, by content.
 func (v rcVariant) key() string {
 	k := ""
-	if v.first != nil {
-		k = hex.EncodeToString(v.first.digest[:])
+	for _, f := range v.first {
+		k += hex.EncodeToString(f.digest[:])
 	}
 	for _, h := range v.responseHeaders {
 		k += "\x00" + h.GetHeader().GetKey() + "=" + h.GetHeader().GetValue()
@@ -369,35 +374,77 @@ func (v rcVariant) key() string {
 	return k
 }
 
-// RedirectRouteName names the route that sends cleartext requests for TLS hosts to HTTPS.
+// RedirectRouteName names the routes that send cleartext requests for TLS hosts to HTTPS.
 const RedirectRouteName = "kfgate/https-redirect"
 
-// httpsRedirectRoute redirects requests for the TLS hosts to https:// (301, same host and path).
-// The auth service is not asked: a login over cleartext is exactly what the redirect prevents.
-func httpsRedirectRoute(hosts []string, auth bool) (*translated, error) {
-	r := &routev3.Route{
-		Name: RedirectRouteName,
-		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
-			Headers: []*routev3.HeaderMatcher{{Name: ":authority", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
-				StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: regex(hostsRegex(hosts))}}}}}},
-		Action: &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{
-			SchemeRewriteSpecifier: &routev3.RedirectAction_HttpsRedirect{HttpsRedirect: true}}},
+// httpsRedirectRoutes redirect requests for the TLS hosts to https:// (301, same host and path):
+// per host, one route for the bare :authority and one with a port, compared case-insensitively
+// (exact, or suffix for "*." hosts: any subdomain depth, like Envoy's server_names), so that no
+// regex grows with the number of hosts. A request that already says x-forwarded-proto: https
+// (a trusted load balancer terminated TLS) is not redirected: that would loop. The auth service is
+// not asked: a login over cleartext is exactly what the redirect prevents.
+func httpsRedirectRoutes(hosts []string, auth bool) ([]*translated, error) {
+	var matchers [][]*routev3.HeaderMatcher
+	for _, h := range hosts {
+		switch {
+		case h == ir.WildcardHost:
+			matchers = append(matchers, nil)
+		case strings.HasPrefix(h, "*."):
+			matchers = append(matchers, []*routev3.HeaderMatcher{authority(suffix(h[1:]))},
+				[]*routev3.HeaderMatcher{authority(contains(h[1:] + ":"))})
+		default:
+			matchers = append(matchers, []*routev3.HeaderMatcher{authority(exact(h))},
+				[]*routev3.HeaderMatcher{authority(prefixOf(h + ":"))})
+		}
 	}
-	if auth {
-		a, err := toAny(extAuthzPerRoute(&ir.RouteAuth{Disabled: true}))
+	out := make([]*translated, 0, len(matchers))
+	for _, hm := range matchers {
+		hm = append(hm, &routev3.HeaderMatcher{Name: "x-forwarded-proto", InvertMatch: true,
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: exact("https")}})
+		r := &routev3.Route{
+			Name:  RedirectRouteName,
+			Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}, Headers: hm},
+			Action: &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{
+				SchemeRewriteSpecifier: &routev3.RedirectAction_HttpsRedirect{HttpsRedirect: true}}},
+		}
+		if auth {
+			a, err := toAny(extAuthzPerRoute(&ir.RouteAuth{Disabled: true}))
+			if err != nil {
+				return nil, err
+			}
+			r.TypedPerFilterConfig = map[string]*anypb.Any{FilterExtAuthz: a}
+		}
+		if err := r.ValidateAll(); err != nil {
+			return nil, fmt.Errorf("redirect route: %w", err)
+		}
+		b, err := deterministic.Marshal(r)
 		if err != nil {
 			return nil, err
 		}
-		r.TypedPerFilterConfig = map[string]*anypb.Any{FilterExtAuthz: a}
+		out = append(out, &translated{route: r, digest: sha256.Sum256(b), size: len(b)})
 	}
-	if err := r.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("redirect route: %w", err)
-	}
-	b, err := deterministic.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	return &translated{route: r, digest: sha256.Sum256(b), size: len(b)}, nil
+	return out, nil
+}
+
+func authority(m *matcherv3.StringMatcher) *routev3.HeaderMatcher {
+	m.IgnoreCase = true
+	return &routev3.HeaderMatcher{Name: ":authority", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: m}}
+}
+
+func exact(s string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}}
+}
+
+func prefixOf(s string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: s}}
+}
+
+func suffix(s string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: s}}
+}
+
+func contains(s string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Contains{Contains: s}}
 }
 
 // hstsHeader sets Strict-Transport-Security on every response, replacing an upstream's own.

@@ -89,7 +89,7 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 	clear := RouteConfigName(cfg.Listener.Port)
 	var plain rcVariant
 	if len(cfg.Listener.RedirectHosts) > 0 {
-		first, err := httpsRedirectRoute(cfg.Listener.RedirectHosts, cfg.Listener.Auth != nil)
+		first, err := httpsRedirectRoutes(cfg.Listener.RedirectHosts, cfg.Listener.Auth != nil)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +103,7 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 	}
 	if h := cfg.HTTPS; h != nil {
 		rds := clear // one table for both listeners, unless they differ
-		if plain.first != nil || h.StrictTransportSecurity != "" {
+		if len(plain.first) > 0 || h.StrictTransportSecurity != "" {
 			rds = HTTPSRouteConfigName(h.Port)
 			v := rcVariant{}
 			if h.StrictTransportSecurity != "" {
