@@ -12,7 +12,7 @@ DIAG_ADDR ?= 127.0.0.1:8877
 # envtest's kube-apiserver and etcd, built once from the Go module proxy into $(CACHE)/envtest.
 ENVTEST_ASSETS = $(shell GO=$(GO) bash test/envtest/assets.sh)
 
-.PHONY: build run test unit envtest test-deps fmt-check tidy-check vet lint bench testdata clean
+.PHONY: build run test unit envtest test-deps fmt-check tidy-check vet lint bench testdata manifests clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kfgate
@@ -60,6 +60,15 @@ testdata:
 	$(GO) test ./gateway/build -run TestGolden -update
 	$(GO) test ./kubeflow -run TestGolden -update
 	$(GO) test ./authn -run TestRespondGolden -update
+
+# manifests/*.yaml, rendered from kustomize/ (test/install fails when they are stale).
+manifests:
+	{ echo '# Rendered by `make manifests` from kustomize/overlays/standalone: do not edit.'; \
+	  kubectl kustomize kustomize/overlays/standalone; } > manifests/install.yaml.tmp
+	mv manifests/install.yaml.tmp manifests/install.yaml
+	{ echo '# Rendered by `make manifests` from kustomize/overlays/kubeflow: do not edit.'; \
+	  kubectl kustomize kustomize/overlays/kubeflow; } > manifests/kubeflow.yaml.tmp
+	mv manifests/kubeflow.yaml.tmp manifests/kubeflow.yaml
 
 clean:
 	rm -rf bin bench.out
