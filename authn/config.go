@@ -39,8 +39,12 @@ type OIDCConfig struct {
 	CallbackPath     string `mapstructure:"callbackPath"`
 	// RedirectURL, when set, is the one redirect_uri registered at the provider; otherwise it is the
 	// request's scheme and host with CallbackPath.
-	RedirectURL string        `mapstructure:"redirectURL"`
-	Scopes      []string      `mapstructure:"scopes"`
+	RedirectURL string `mapstructure:"redirectURL"`
+	// LoginURL, when set, is where browsers are sent to log in instead of the discovered
+	// authorization_endpoint: for a provider whose issuer is an in-cluster address no browser can
+	// reach (Kubeflow's Dex), routed through the gateway. A path is taken on the request's origin.
+	LoginURL string        `mapstructure:"loginURL"`
+	Scopes   []string      `mapstructure:"scopes"`
 	CAFile      string        `mapstructure:"caFile"`
 	Timeout     time.Duration `mapstructure:"timeout"`
 }
@@ -170,6 +174,17 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.OIDC.CallbackPath, "/") {
 		add("oidc.callbackPath %q: want an absolute path", c.OIDC.CallbackPath)
+	}
+	if l := c.OIDC.LoginURL; l != "" {
+		u, err := url.Parse(l)
+		switch {
+		case err != nil || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			add("oidc.loginURL %q: want an http(s) URL or an absolute path, without query or fragment", l)
+		case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(l, "//"):
+		case (u.Scheme == "https" || u.Scheme == "http") && u.Host != "":
+		default:
+			add("oidc.loginURL %q: want an http(s) URL or an absolute path", l)
+		}
 	}
 	if c.OIDC.RedirectURL != "" {
 		if u, err := url.Parse(c.OIDC.RedirectURL); err != nil || u.Host == "" || u.Path != c.OIDC.CallbackPath {

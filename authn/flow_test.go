@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/authn"
 	"github.com/kfgate/kfgate/test/oidcprovider"
 )
 
@@ -213,5 +214,55 @@ func TestLogoutPostDashboardContract(t *testing.T) {
 	}
 	if _, ok := b.cookies()["__Host-kfgate-session"]; ok {
 		t.Fatal("logout POST left the session cookie")
+	}
+}
+
+// TestLoginURL: with oidc.loginURL a path (Kubeflow's Dex, whose issuer is an in-cluster address
+// no browser can reach), the browser is sent to that path on the gateway's own origin with the
+// whole authorization request; the gateway routes it to the provider, and the login completes.
+func TestLoginURL(t *testing.T) {
+	w := newWorld(t, oidcprovider.Options{}, func(c *authn.Config) { c.OIDC.LoginURL = "/dex/auth" })
+	b := w.browser()
+	loc, err := url.Parse(location(t, b.get("/jupyter/"), http.StatusFound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := loc.Query()
+	if loc.Scheme != "https" || loc.Host != gatewayHost || loc.Path != "/dex/auth" || q.Get("client_id") != clientID ||
+		q.Get("code_challenge_method") != "S256" || q.Get("state") == "" || q.Get("redirect_uri") != callbackURL {
+		t.Fatalf("authorization URL %s; want https://%s/dex/auth with the whole request", loc, gatewayHost)
+	}
+	// What the gateway's /dex/ route does: the same request, at the provider.
+	resp, err := http.Get(w.idp.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var disc struct {
+		Authorization string `json:"authorization_endpoint"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&disc); err != nil {
+		t.Fatal(err)
+	}
+	cb := b.get(b.idpLogin(disc.Authorization+"?"+loc.RawQuery, user).RequestURI())
+	if got := location(t, cb, http.StatusFound); got != "/jupyter/" {
+		t.Fatalf("callback redirects to %q", got)
+	}
+	if b.cookies()["__Host-kfgate-session"] == nil {
+		t.Fatal("no session after a login through loginURL")
+	}
+}
+
+func TestLoginURLValidation(t *testing.T) {
+	for url, ok := range map[string]bool{"/dex/auth": true, "https://login.example.com/auth": true, "//evil.example/auth": false,
+		"dex/auth": false, "javascript:alert(1)": false, "/auth?x=1": false, "https://u:p@h/auth": false} {
+		cfg := authn.Defaults()
+		cfg.OIDC.Issuer, cfg.OIDC.ClientID, cfg.OIDC.ClientSecretFile = "https://idp.example.com", "c", "/s"
+		cfg.Session.KeyFiles = []string{"/k"}
+		cfg.OIDC.LoginURL = url
+		err := cfg.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "oidc.loginURL"); got != ok {
+			t.Errorf("loginURL %q: valid %v, want %v (%v)", url, got, ok, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -51,6 +52,12 @@ func (a *Authorizer) startLogin(ctx context.Context, r *Request, clear []*http.C
 	}
 	oc := idp.OAuth2
 	oc.RedirectURL = f.RedirectURI
+	if l := a.cfg.OIDC.LoginURL; l != "" {
+		if strings.HasPrefix(l, "/") {
+			l = r.Origin() + l
+		}
+		oc.Endpoint.AuthURL = l
+	}
 	a.d.Metrics.login("redirect")
 	return redirect(oc.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), reasonLogin, cookies...)
 }
