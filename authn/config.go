@@ -45,8 +45,8 @@ type OIDCConfig struct {
 	// reach (Kubeflow's Dex), routed through the gateway. A path is taken on the request's origin.
 	LoginURL string        `mapstructure:"loginURL"`
 	Scopes   []string      `mapstructure:"scopes"`
-	CAFile      string        `mapstructure:"caFile"`
-	Timeout     time.Duration `mapstructure:"timeout"`
+	CAFile   string        `mapstructure:"caFile"`
+	Timeout  time.Duration `mapstructure:"timeout"`
 }
 
 // SessionConfig chooses the session store and the cookie's properties.
