@@ -64,12 +64,21 @@ func readFile(f string) ([]byte, error) {
 }
 
 func yamlFiles(root string) ([]string, error) {
+	return walkFiles(root, IsConfigFile, func(string) bool { return true }) // a named file is read whatever its name
+}
+
+// walkFiles lists the files under root that keep accepts, skipping hidden directories; root itself,
+// when it is a file, is listed if named accepts it.
+func walkFiles(root string, keep, named func(string) bool) ([]string, error) {
 	st, err := os.Stat(root)
 	if err != nil {
 		return nil, err
 	}
 	if !st.IsDir() {
-		return []string{root}, nil
+		if named(root) {
+			return []string{root}, nil
+		}
+		return nil, nil
 	}
 	var out []string
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -79,7 +88,7 @@ func yamlFiles(root string) ([]string, error) {
 		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && IsConfigFile(p) {
+		if !d.IsDir() && keep(p) {
 			out = append(out, p)
 		}
 		return nil

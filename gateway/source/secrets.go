@@ -1,7 +1,6 @@
 package source
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -103,32 +102,7 @@ func (e secretError) Error() string { return string(e) }
 const errSecretUnreadable = secretError("not a valid v1 Secret (its content is not shown)")
 
 // pemFiles lists the PEM files under root, like yamlFiles.
-func pemFiles(root string) ([]string, error) {
-	st, err := os.Stat(root)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		if IsPEMFile(root) {
-			return []string{root}, nil
-		}
-		return nil, nil
-	}
-	var out []string
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && IsPEMFile(p) {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out, err
-}
+func pemFiles(root string) ([]string, error) { return walkFiles(root, IsPEMFile, IsPEMFile) }
 
 // Secret converts a Secret into what the resolver needs: its type and only the keys kfgate reads.
 func Secret(s *corev1.Secret) *ir.Secret {
