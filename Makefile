@@ -12,7 +12,7 @@ DIAG_ADDR ?= 127.0.0.1:8877
 # envtest's kube-apiserver and etcd, built once from the Go module proxy into $(CACHE)/envtest.
 ENVTEST_ASSETS = $(shell GO=$(GO) bash test/envtest/assets.sh)
 
-.PHONY: build run test unit envtest test-deps fmt-check tidy-check vet lint bench testdata manifests clean
+.PHONY: build run test unit e2e envtest test-deps fmt-check tidy-check vet lint bench testdata manifests clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kfgate
@@ -25,13 +25,19 @@ test: fmt-check tidy-check vet lint unit
 unit: envtest test-deps
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 20m ./...
 
+# The end-to-end suite alone (test/e2e; `unit` runs it too, as part of ./...): the kfgate binary,
+# envtest, oidc-provider, Chromium and the Envoy stand-in, or a real Envoy with KFGATE_ENVOY_BIN set.
+e2e: envtest test-deps
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 10m ./test/e2e/
+
 envtest:
 	@GO=$(GO) bash test/envtest/assets.sh >/dev/null
 
-# The real components the authn tests run: oidc-provider (npm ci) and redis-server (apt).
+# The real components the tests run: oidc-provider (npm ci), redis-server and chromium (apt).
 test-deps:
 	@bash test/oidcprovider/install.sh
 	@bash test/redisserver/install.sh
+	@bash test/chromium/install.sh
 
 tidy-check:
 	$(GO) mod tidy -diff

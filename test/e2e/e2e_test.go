@@ -1,0 +1,315 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kfgate/kfgate/kubeflow"
+	"github.com/kfgate/kfgate/test/oidcprovider"
+)
+
+const instances = `[[1, 2, 3], [0.5, 0.25]]`
+
+var wantPredictions = []float64{6, 0.75}
+
+// TestE2E runs the scenarios in order over one installation: each builds on the state the ones
+// before left (the session, the token, the endpoints).
+func TestE2E(t *testing.T) {
+	w := startWorld(t)
+	user := oidcprovider.DefaultUser
+	w.waitServed()
+	browser := startChromium(t)
+	session := w.client()
+	var token string
+
+	t.Run("1-browser-login", func(t *testing.T) {
+		if browser == nil {
+			session.login(t)
+		} else {
+			browser.do(t, "logging in with Chromium",
+				chromedp.Navigate(w.gateway+"/"),
+				until(fmt.Sprintf(`location.href.startsWith(%q) && document.querySelector('#login input[name="username"]') !== null`, w.idp.Issuer+"/")),
+				chromedp.SendKeys(chromedp.CSS(`#login input[name="username"]`), user.Email),
+				chromedp.SendKeys(chromedp.CSS(`#login input[name="password"]`), user.Password),
+				chromedp.Submit(chromedp.CSS(`#login`)),
+				until(fmt.Sprintf(`location.href === %q && document.readyState === "complete" && document.body.innerText.includes("kubeflow-userid")`, w.gateway+"/")),
+			)
+			browser.screenshot(t, "landing")
+			session.setCookies(browser.cookies(t, w.gateway+"/"))
+		}
+		if e := session.echo(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}); e.Headers["kubeflow-userid"] != user.Email {
+			t.Fatalf("with the session, the echo upstream saw kubeflow-userid %q, want %s", e.Headers["kubeflow-userid"], user.Email)
+		}
+		landed := slices.IndexFunc(w.echo.requests(), func(e echoed) bool {
+			return e.Path == "/" && e.Headers["kubeflow-userid"] == user.Email
+		})
+		if landed < 0 {
+			t.Fatalf("the echo upstream never saw / as %s: %+v", user.Email, w.echo.requests())
+		}
+	})
+
+	t.Run("2-session-predicts", func(t *testing.T) {
+		n := len(w.tf.requests())
+		p, why := session.predict(t, "/models/mnist/", nil, instances)
+		if !slices.Equal(p.Predictions, wantPredictions) {
+			t.Fatalf("prediction %v (%s), want %v", p.Predictions, why, wantPredictions)
+		}
+		got := w.tf.requests()[n:]
+		if len(got) != 1 || got[0].Method != http.MethodPost || got[0].Path != "/v1/models/mnist:predict" ||
+			got[0].Headers["kubeflow-userid"] != user.Email {
+			t.Fatalf("TF Serving received %+v, want one POST /v1/models/mnist:predict as %s", got, user.Email)
+		}
+		resp, body := session.do(t, http.MethodGet, "/models/mnist/", map[string]string{"Accept": "application/json"}, "")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "AVAILABLE") {
+			t.Fatalf("model status: %s %q, want 200 AVAILABLE", resp.Status, body)
+		}
+	})
+
+	t.Run("3-serviceaccount-token-predicts", func(t *testing.T) {
+		tr, err := w.cs.CoreV1().ServiceAccounts(w.ns).CreateToken(context.Background(), "default-editor",
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{audience}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token = tr.Status.Token
+		p, why := w.client().predict(t, "/models/mnist/", map[string]string{"Authorization": "Bearer " + token}, instances)
+		if !slices.Equal(p.Predictions, wantPredictions) {
+			t.Fatalf("prediction with a ServiceAccount token: %v (%s), want %v", p.Predictions, why, wantPredictions)
+		}
+		tf := w.tf.requests()
+		if u := tf[len(tf)-1].Headers["kubeflow-userid"]; u != "system:serviceaccount:"+w.ns+":default-editor" {
+			t.Fatalf("TF Serving saw kubeflow-userid %q, want the ServiceAccount", u)
+		}
+	})
+
+	t.Run("4-identity-headers-not-forgeable", func(t *testing.T) {
+		forged := map[string]string{"kubeflow-userid": "mallory@example.com", "kubeflow_userid": "mallory@example.com",
+			"KUBEFLOW-USERID": "mallory@example.com", "kubeflow-groups": "admins", "Accept": acceptHTML}
+		check := func(t *testing.T, e echoed, want string) {
+			t.Helper()
+			for k, v := range e.Headers {
+				if strings.Contains(v, "mallory") {
+					t.Errorf("the upstream received %s: %q", k, v)
+				}
+			}
+			if e.Headers["kubeflow-userid"] != want {
+				t.Errorf("kubeflow-userid %q, want %q", e.Headers["kubeflow-userid"], want)
+			}
+		}
+		check(t, session.echo(t, http.MethodGet, "/whoami", forged), user.Email)
+		bearer := map[string]string{"Authorization": "Bearer " + token}
+		for k, v := range forged {
+			bearer[k] = v
+		}
+		check(t, w.client().echo(t, http.MethodGet, "/whoami", bearer), "system:serviceaccount:"+w.ns+":default-editor")
+		// Without a session: a skipAuth path reaches the upstream with no identity at all.
+		check(t, w.client().echo(t, http.MethodGet, "/dex/x", forged), "")
+		n := len(w.echo.requests())
+		if resp, _ := w.client().do(t, http.MethodGet, "/whoami", forged, ""); resp.StatusCode != http.StatusFound || len(w.echo.requests()) != n {
+			t.Errorf("forged identity without a session: %s, reached the upstream %d times; want a 302 and none", resp.Status, len(w.echo.requests())-n)
+		}
+	})
+
+	t.Run("5-api-clients-401-browsers-302", func(t *testing.T) {
+		anon := w.client()
+		for _, h := range []map[string]string{{"X-Requested-With": "XMLHttpRequest"}, {"Accept": "application/json"}} {
+			if resp, _ := anon.do(t, http.MethodGet, "/notebooks/", h, ""); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("API client %v without a session: %s, want 401", h, resp.Status)
+			}
+		}
+		resp, _ := anon.do(t, http.MethodGet, "/notebooks/", map[string]string{"Accept": acceptHTML}, "")
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, w.idp.Issuer+"/") {
+			t.Errorf("browser without a session: %s to %q, want a 302 to the IdP %s", resp.Status, loc, w.idp.Issuer)
+		}
+	})
+
+	t.Run("6-logout-ends-both-sessions", func(t *testing.T) {
+		if browser != nil {
+			browser.do(t, "logging out with Chromium",
+				chromedp.Navigate(w.gateway+"/authservice/logout"),
+				until(`document.querySelector('button[name="logout"]') !== null`),
+				chromedp.Click(chromedp.CSS(`button[name="logout"]`)),
+				// Back on / after the IdP's logout, the gateway sends the browser to log in, and the
+				// IdP asks for credentials again: both sessions are gone.
+				until(fmt.Sprintf(`location.href.startsWith(%q) && document.querySelector('#login input[name="password"]') !== null`, w.idp.Issuer+"/")),
+			)
+			browser.screenshot(t, "after-logout")
+			for _, ck := range browser.cookies(t, w.gateway+"/") {
+				if strings.HasPrefix(ck.Name, "kfgate-session") && ck.Value != "" {
+					t.Errorf("the browser still holds %s after logout", ck.Name)
+				}
+			}
+			browser.do(t, "opening / again", chromedp.Navigate(w.gateway+"/"),
+				until(fmt.Sprintf(`location.href.startsWith(%q) && document.querySelector('#login input[name="password"]') !== null`, w.idp.Issuer+"/")))
+			// A copy of the sealed cookie taken before logout (scenario 1's jar) is not revoked by
+			// the cookie store, which keeps no server-side state: logged, not asserted.
+			replay, _ := session.do(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}, "")
+			t.Logf("a copy of the session cookie taken before logout, replayed: %s", replay.Status)
+		}
+		// The cookie-jar browser: logged out through the gateway and the IdP, the next request is
+		// sent to log in, and the IdP shows its login form instead of signing the browser straight in.
+		c := w.client()
+		c.login(t)
+		resp, _ := c.do(t, http.MethodGet, "/authservice/logout", map[string]string{"Accept": acceptHTML}, "")
+		endSession := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(endSession, w.idp.Issuer+"/") {
+			t.Fatalf("logout: %s to %q, want a 302 to the IdP's end_session_endpoint", resp.Status, endSession)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		after, err := w.idp.Logout(ctx, c.c, endSession)
+		if err != nil || after.String() != w.gateway+"/" {
+			t.Fatalf("the IdP's logout: %v, %v; want it to send the browser to %s/", after, err, w.gateway)
+		}
+		resp, _ = c.do(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}, "")
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), w.idp.Issuer+"/") {
+			t.Fatalf("after logout: %s to %q, want a 302 to log in", resp.Status, resp.Header.Get("Location"))
+		}
+		if !c.asksForCredentials(t, resp.Header.Get("Location")) {
+			t.Fatal("after logout, the IdP signed the browser in without asking for credentials")
+		}
+	})
+
+	t.Run("7-endpoints-and-labels-change-what-is-served", func(t *testing.T) {
+		api := w.client()
+		bearer := map[string]string{"Authorization": "Bearer " + token}
+		servers := func(n int) map[string]int {
+			seen := map[string]int{}
+			for range n {
+				p, why := api.predict(t, "/models/mnist/", bearer, instances)
+				if why != "" {
+					seen[why]++
+					continue
+				}
+				seen[p.Server]++
+			}
+			return seen
+		}
+		tf2 := startTFServing(t, "tf-2")
+		w.putSlice("mnist", "mnist-2", "http-tf-serving", tf2.port)
+		eventually(t, "both TF Serving servers to answer", func() (bool, string) {
+			s := servers(10)
+			return s["tf-1"] > 0 && s["tf-2"] > 0, fmt.Sprint(s)
+		})
+		if err := w.cs.DiscoveryV1().EndpointSlices(w.ns).Delete(context.Background(), "mnist-2", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "only tf-1 to answer", func() (bool, string) {
+			s := servers(10)
+			return s["tf-1"] == 10, fmt.Sprint(s)
+		})
+
+		w.editService(t, "mnist", func(svc *corev1.Service) { svc.Labels[kubeflow.KeyExpose] = "false" })
+		eventually(t, "the opted-out model no longer served (the catch-all echo answers)", func() (bool, string) {
+			resp, body := api.do(t, http.MethodPost, "/models/mnist/", bearer, `{"instances": [[1]]}`)
+			return resp.StatusCode == http.StatusOK && strings.Contains(body, `"server":"echo"`), resp.Status + " " + body
+		})
+		w.editService(t, "mnist", func(svc *corev1.Service) {
+			delete(svc.Labels, kubeflow.KeyExpose)
+			if svc.Annotations == nil {
+				svc.Annotations = map[string]string{}
+			}
+			svc.Annotations[kubeflow.KeyModelName] = "digits"
+		})
+		eventually(t, "the model served again under its new name", func() (bool, string) {
+			p, why := api.predict(t, "/models/digits/", bearer, instances)
+			return slices.Equal(p.Predictions, wantPredictions), why
+		})
+		if tf := w.tf.requests(); tf[len(tf)-1].Path != "/v1/models/digits:predict" {
+			t.Fatalf("TF Serving received %s, want /v1/models/digits:predict", tf[len(tf)-1].Path)
+		}
+		w.editService(t, "mnist", func(svc *corev1.Service) { delete(svc.Annotations, kubeflow.KeyModelName) })
+		eventually(t, "the model back at /models/mnist/", func() (bool, string) {
+			p, why := api.predict(t, "/models/mnist/", bearer, instances)
+			return slices.Equal(p.Predictions, wantPredictions), why
+		})
+	})
+
+	t.Run("8-idp-down", func(t *testing.T) {
+		existing := w.client()
+		existing.login(t)
+		// A login under way when the IdP goes: its callback cannot redeem the code.
+		pending := w.client()
+		resp, _ := pending.do(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}, "")
+		callback := pending.idpLogin(t, resp.Header.Get("Location"))
+		w.idp.Stop()
+		defer w.idp.Restart(t)
+
+		existing.echo(t, http.MethodGet, "/still-here", map[string]string{"Accept": acceptHTML})
+		resp, body := pending.do(t, http.MethodGet, callback, map[string]string{"Accept": acceptHTML}, "")
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(body), "<html") {
+			t.Fatalf("a login's callback with the IdP down: %s %q, want a 503 page", resp.Status, body)
+		}
+		// A new login starts from the discovery kfgate already holds: the browser is sent to the IdP
+		// (which a browser then cannot reach); kfgate neither loops nor lets it through.
+		resp, _ = w.client().do(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}, "")
+		t.Logf("a new login with the IdP down: %s to %q", resp.Status, resp.Header.Get("Location"))
+		if resp.StatusCode == http.StatusOK {
+			t.Fatalf("a new login with the IdP down was let through")
+		}
+	})
+}
+
+// editService changes a Service, retrying on conflicts.
+func (w *world) editService(t *testing.T, name string, edit func(*corev1.Service)) {
+	t.Helper()
+	api := w.cs.CoreV1().Services(w.ns)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc, err := api.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if svc.Labels == nil {
+			svc.Labels = map[string]string{}
+		}
+		edit(svc)
+		_, err = api.Update(context.Background(), svc, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitServed waits until the gateway routes to echo through authn (an anonymous browser is sent
+// to the IdP) and the model is served (its Service annotated, the route in place).
+func (w *world) waitServed() {
+	t := w.t
+	c := w.client()
+	eventually(t, "the gateway to send browsers to the IdP", func() (bool, string) {
+		resp, err := c.c.Do(mustRequest(t, w.gateway+"/", acceptHTML))
+		if err != nil {
+			return false, err.Error()
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), w.idp.Issuer), resp.Status
+	})
+	eventually(t, "the mnist Service annotated by the model helper", func() (bool, string) {
+		svc, err := w.cs.CoreV1().Services(w.ns).Get(context.Background(), "mnist", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		_, ok := svc.Annotations["kfgate.io/generated-config"]
+		return ok, fmt.Sprint(svc.Annotations)
+	})
+}
+
+func mustRequest(t *testing.T, url, accept string) *http.Request {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", accept)
+	return req
+}
