@@ -35,6 +35,7 @@ func (noop) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse,
 type staticIDP struct{ d *authn.Discovered }
 
 func (s staticIDP) Current() (*authn.Discovered, error) { return s.d, nil }
+func (s staticIDP) Reachable() bool                     { return true }
 
 type benchEnv struct {
 	authz, uncached              *authn.Authorizer

@@ -43,10 +43,13 @@ type OIDCConfig struct {
 	// LoginURL, when set, is where browsers are sent to log in instead of the discovered
 	// authorization_endpoint: for a provider whose issuer is an in-cluster address no browser can
 	// reach (Kubeflow's Dex), routed through the gateway. A path is taken on the request's origin.
-	LoginURL string        `mapstructure:"loginURL"`
-	Scopes   []string      `mapstructure:"scopes"`
-	CAFile   string        `mapstructure:"caFile"`
-	Timeout  time.Duration `mapstructure:"timeout"`
+	LoginURL string   `mapstructure:"loginURL"`
+	Scopes   []string `mapstructure:"scopes"`
+	// ProbeInterval is how often the provider's discovery document is fetched once discovered: a
+	// provider that stops answering gets new logins a 503 page instead of a redirect to nowhere.
+	ProbeInterval time.Duration `mapstructure:"probeInterval"`
+	CAFile        string        `mapstructure:"caFile"`
+	Timeout       time.Duration `mapstructure:"timeout"`
 }
 
 // SessionConfig chooses the session store and the cookie's properties.
@@ -131,7 +134,7 @@ func Defaults() Config {
 		OIDC: OIDCConfig{
 			CallbackPath: "/authservice/oidc/callback",
 			Scopes:       []string{"openid", "profile", "email", "groups"},
-			Timeout:      10 * time.Second,
+			Timeout:      10 * time.Second, ProbeInterval: 5 * time.Second,
 		},
 		Session: SessionConfig{
 			Store: "cookie", Secure: true, CookieName: "kfgate-session",
@@ -196,6 +199,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OIDC.Timeout <= 0 {
 		add("oidc.timeout must be positive")
+	}
+	if c.OIDC.ProbeInterval < time.Second {
+		add("oidc.probeInterval %s: want at least 1s", c.OIDC.ProbeInterval)
 	}
 	errs = append(errs, c.Session.validate()...)
 	errs = append(errs, c.Identity.validate()...)

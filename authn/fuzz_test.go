@@ -16,6 +16,7 @@ import (
 type fixedIDP struct{ d *Discovered }
 
 func (f fixedIDP) Current() (*Discovered, error) { return f.d, nil }
+func (f fixedIDP) Reachable() bool               { return true }
 
 // seededReader is deterministic randomness for tests.
 type seededReader struct{ r *rand.ChaCha8 }

@@ -21,6 +21,9 @@ import (
 type IDP interface {
 	// Current returns the discovered provider, or errIDPUnavailable before discovery succeeded.
 	Current() (*Discovered, error)
+	// Reachable reports whether the provider answered its last probe: new logins are only sent to
+	// a provider that does.
+	Reachable() bool
 }
 
 // Discovered is what discovery yields: the endpoints, the ID token verifier and the HTTP client
@@ -50,6 +53,7 @@ type Provider struct {
 	log     logr.Logger
 	metrics *Metrics
 	cur     atomic.Pointer[Discovered]
+	down    atomic.Bool // the last probe failed
 }
 
 // NewProvider prepares discovery of cfg.Issuer; secret is the client secret.
@@ -69,6 +73,9 @@ func (p *Provider) Current() (*Discovered, error) {
 	return nil, errIDPUnavailable
 }
 
+// Reachable implements IDP.
+func (p *Provider) Reachable() bool { return p.cur.Load() != nil && !p.down.Load() }
+
 // Ready reports whether discovery has succeeded.
 func (p *Provider) Ready() bool { return p.cur.Load() != nil }
 
@@ -80,6 +87,8 @@ func (p *Provider) Run(ctx context.Context) {
 		err := p.discover(ctx)
 		if err == nil {
 			p.log.Info("identity provider discovered", "issuer", p.cfg.Issuer)
+			p.metrics.idpReachable(true)
+			p.probe(ctx)
 			return
 		}
 		p.log.Error(err, "identity provider discovery failed; retrying", "issuer", p.cfg.Issuer, "in", backoff)
@@ -90,6 +99,47 @@ func (p *Provider) Run(ctx context.Context) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// probe fetches the discovery document every ProbeInterval until ctx ends, and records whether the
+// provider answered; a change is logged once.
+func (p *Provider) probe(ctx context.Context) {
+	url := strings.TrimSuffix(p.cfg.Issuer, "/") + "/.well-known/openid-configuration"
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(p.cfg.ProbeInterval):
+		}
+		err := p.fetch(ctx, url)
+		down := err != nil
+		p.metrics.idpReachable(!down)
+		if p.down.Swap(down) != down {
+			if down {
+				p.log.Error(err, "identity provider unreachable; new logins get a 503 page", "issuer", p.cfg.Issuer)
+			} else {
+				p.log.Info("identity provider reachable again", "issuer", p.cfg.Issuer)
+			}
+		}
+	}
+}
+
+func (p *Provider) fetch(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close() // only the status matters
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("discovery answered %s", resp.Status)
+	}
+	return nil
 }
 
 func (p *Provider) discover(ctx context.Context) error {

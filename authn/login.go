@@ -29,7 +29,7 @@ func (a *Authorizer) startLogin(ctx context.Context, r *Request, clear []*http.C
 		}, clear...)
 	}
 	idp, err := a.d.IDP.Current()
-	if err != nil {
+	if err != nil || !a.d.IDP.Reachable() {
 		a.d.Metrics.login("idp_unavailable")
 		return unavailable(reasonIDPUnavailable, "The identity provider cannot be reached, so you cannot sign in right now. Try again in a few minutes.")
 	}

@@ -16,6 +16,7 @@ type Metrics struct {
 	callbacks *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
 	idpTime   *prometheus.HistogramVec
+	reachable prometheus.Gauge
 }
 
 // NewMetrics registers the metrics with reg.
@@ -43,7 +44,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"endpoint", "result"}),
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.checks, m.latency, m.logins, m.callbacks, m.refreshes, m.idpTime} {
+	m.reachable = prometheus.NewGauge(prometheus.GaugeOpts{Name: "kfgate_authn_idp_reachable",
+		Help: "1 while the identity provider is discovered and answers its probes (new logins are sent to it), else 0."})
+	for _, c := range []prometheus.Collector{m.checks, m.latency, m.logins, m.callbacks, m.refreshes, m.idpTime, m.reachable} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
@@ -66,6 +69,16 @@ func (m *Metrics) check(o Outcome, d time.Duration) {
 	}
 	m.checks.WithLabelValues(decision, o.Reason, status).Inc()
 	m.latency.WithLabelValues(decision).Observe(d.Seconds())
+}
+
+func (m *Metrics) idpReachable(ok bool) {
+	if m != nil {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		m.reachable.Set(v)
+	}
 }
 
 func (m *Metrics) login(outcome string) {

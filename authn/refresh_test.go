@@ -75,7 +75,8 @@ func TestFailedRefreshStartsLogin(t *testing.T) {
 // While the provider is down, sessions keep working (a refresh that cannot reach it keeps the
 // session), and a login that cannot finish says so with a 503 instead of looping.
 func TestProviderDown(t *testing.T) {
-	w := newWorld(t, oidcprovider.Options{IDTokenTTL: 10 * time.Minute, AccessTokenTTL: 10 * time.Minute}, nil)
+	w := newWorld(t, oidcprovider.Options{IDTokenTTL: 10 * time.Minute, AccessTokenTTL: 10 * time.Minute},
+		func(c *authn.Config) { c.OIDC.ProbeInterval = time.Second })
 	b := w.browser()
 	location(t, b.login("/", user), http.StatusFound)
 	other := w.browser()
@@ -83,6 +84,14 @@ func TestProviderDown(t *testing.T) {
 	cb := other.idpLogin(loc, user)
 
 	w.idp.Stop()
+	// A new login is not sent to a provider that stopped answering: once a probe fails, a 503 page.
+	eventually(t, 10*time.Second, "a probe finds the provider down", func() bool {
+		return w.metric("kfgate_authn_idp_reachable") == "0"
+	})
+	newcomer := w.browser()
+	if resp := newcomer.get("/"); status(resp) != http.StatusServiceUnavailable || !strings.Contains(resp.GetDeniedResponse().GetBody(), "cannot be reached") {
+		t.Fatalf("new login while the provider is down: %d %q", status(resp), resp.GetDeniedResponse().GetBody())
+	}
 	if s := status(b.get("/")); s != http.StatusOK {
 		t.Fatalf("valid session while the provider is down: %d", s)
 	}
@@ -101,6 +110,22 @@ func TestProviderDown(t *testing.T) {
 		t.Fatalf("callback while the provider is down: %d %q", status(resp), resp.GetDeniedResponse().GetBody())
 	}
 	w.idp.Restart(t)
+	eventually(t, 10*time.Second, "a probe finds the provider back", func() bool {
+		return w.metric("kfgate_authn_idp_reachable") == "1"
+	})
+	if s := status(newcomer.get("/")); s != http.StatusFound {
+		t.Fatalf("new login once the provider is back: %d", s)
+	}
+}
+
+// eventually polls ok every 50 ms until it holds, failing the test after limit.
+func eventually(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", limit, what)
+		}
+	}
 }
 
 func TestNotReadyUntilDiscovery(t *testing.T) {

@@ -251,12 +251,15 @@ func TestE2E(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(body), "<html") {
 			t.Fatalf("a login's callback with the IdP down: %s %q, want a 503 page", resp.Status, body)
 		}
-		// A new login starts from the discovery kfgate already holds: the browser is sent to the IdP
-		// (which a browser then cannot reach); kfgate neither loops nor lets it through.
-		resp, _ = w.client().do(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}, "")
-		t.Logf("a new login with the IdP down: %s to %q", resp.Status, resp.Header.Get("Location"))
-		if resp.StatusCode == http.StatusOK {
-			t.Fatalf("a new login with the IdP down was let through")
+		// A new login, once kfgate authn's probe has found the IdP down, gets a 503 page rather
+		// than a redirect to a provider the browser cannot reach.
+		eventually(t, "kfgate authn's probe to find the IdP down", func() (bool, string) {
+			m := w.authnMetric(t, "kfgate_authn_idp_reachable")
+			return m == "0", "kfgate_authn_idp_reachable " + m
+		})
+		resp, body = w.client().do(t, http.MethodGet, "/", map[string]string{"Accept": acceptHTML}, "")
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(strings.ToLower(body), "<html") {
+			t.Fatalf("a new login with the IdP down: %s %q, want a 503 page", resp.Status, body)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,14 +34,15 @@ const (
 // world is the whole installation: the API server's client, the upstreams, kfgate serve and authn,
 // the IdP and the Envoy in front, reached at gateway (http://127.0.0.1:PORT).
 type world struct {
-	t       *testing.T
-	cs      *kubernetes.Clientset
-	echo    *upstream
-	tf      *upstream
-	idp     *oidcprovider.Provider
-	gateway string
-	dir     string
-	ns      string // the namespace of this run's objects, e2e-<random>
+	t         *testing.T
+	cs        *kubernetes.Clientset
+	echo      *upstream
+	tf        *upstream
+	idp       *oidcprovider.Provider
+	gateway   string
+	authnHTTP string // kfgate authn's HTTP address (/metrics)
+	dir       string
+	ns        string // the namespace of this run's objects, e2e-<random>
 }
 
 // startWorld starts every component; they stop when t ends.
@@ -114,6 +117,7 @@ oidc:
   issuer: %s
   clientID: %s
   clientSecretFile: %s
+  probeInterval: 1s
 session:
   keyFiles: [%s]
 skipAuth:
@@ -129,6 +133,7 @@ bearer:
 	startProcess(t, kfgateBin, "authn", "--config", w.write("authn.yaml", cfg), "--insecure-cookies",
 		"--kubeconfig", kubeconfig)
 	waitHealthy(t, "kfgate authn /readyz", "http://"+httpAddr+"/readyz")
+	w.authnHTTP = httpAddr
 	return grpcPort
 }
 
@@ -196,4 +201,24 @@ func (w *world) putSlice(svc, name, portName string, port int32) {
 	if _, err := api.Create(ctx, sl, metav1.CreateOptions{}); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// authnMetric reads one unlabelled sample from kfgate authn's /metrics ("" when absent).
+func (w *world) authnMetric(t *testing.T, name string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + w.authnHTTP + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
