@@ -1,12 +1,10 @@
 package controlplane
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/test/pki"
+	"github.com/kfgate/kfgate/test/testproc"
 )
 
 const tlsService = `apiVersion: v1
@@ -54,8 +53,8 @@ func TestFileSourceCertificateRotation(t *testing.T) {
 	}
 	pem("example")
 
-	var logs lockedBuffer
-	log := funcr.New(func(prefix, args string) { logs.write(prefix + args + "\n") }, funcr.Options{Verbosity: 9})
+	var logs testproc.Buffer
+	log := funcr.New(func(prefix, args string) { _, _ = logs.Write([]byte(prefix + args + "\n")) }, funcr.Options{Verbosity: 9})
 	r, srv, diag := newRunner(t)
 	r.log = log
 	ctx := t.Context()
@@ -127,14 +126,6 @@ func TestFileSourceCertificateRotation(t *testing.T) {
 		t.Errorf("a TLSContext without its Secret must be reported")
 	}
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) write(s string) { l.mu.Lock(); defer l.mu.Unlock(); l.b.WriteString(s) }
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // keyBody is a line from the middle of a PEM key: enough to recognise it anywhere.
 func keyBody(pem []byte) string {

@@ -1,17 +1,17 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kfgate/kfgate/test/testproc"
 )
 
 // waitFor bounds every wait of the suite on a condition.
@@ -33,39 +33,20 @@ func need(t *testing.T, ok bool, what string) {
 // freePort returns a loopback port nobody listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startProcess runs a command until the test ends (SIGTERM, then SIGKILL after 10 s); its output
 // is logged when the test fails, or always with KFGATE_E2E_LOG set.
 func startProcess(t *testing.T, name string, args ...string) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	cmd := exec.Command(name, args...) //nolint:gosec // the suite's own binaries
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

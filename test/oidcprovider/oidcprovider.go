@@ -6,7 +6,6 @@
 package oidcprovider
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -24,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kfgate/kfgate/test/testproc"
 )
 
 // The client Tokens uses; Start always registers it.
@@ -87,7 +88,7 @@ type Provider struct {
 type process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	output *syncBuffer
+	output *testproc.Buffer
 	exited chan struct{} // closed when cmd.Wait returns
 }
 
@@ -165,7 +166,7 @@ func (p *Provider) Restart(t testing.TB) {
 // start launches node and returns the issuer from its READY line.
 func (p *Provider) start(t testing.TB) string {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	ready := make(chan string, 1)
 	cmd := exec.Command("node", "provider.mjs")
 	cmd.Dir = p.dir
@@ -319,27 +320,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// syncBuffer collects the process output; exec writes to it from its own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // readyWriter copies stdout into buf and reports the issuer of the first "READY " line.
 type readyWriter struct {
-	buf   *syncBuffer
+	buf   *testproc.Buffer
 	ready chan<- string
 	line  []byte
 	done  bool

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/test/testproc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,8 +41,8 @@ type Server struct {
 // process is one run of redis-server.
 type process struct {
 	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	out    *syncBuffer   // its stdout and stderr, for failure messages
+	exited chan struct{}    // closed when the process has exited
+	out    *testproc.Buffer // its stdout and stderr, for failure messages
 }
 
 // Start runs a private redis-server on 127.0.0.1 on a free port, waits until it answers PING and
@@ -55,7 +56,7 @@ func Start(t testing.TB) *Server {
 	s := &Server{bin: bin, dir: t.TempDir()}
 	var errs []error
 	for range startAttempts {
-		port, err := freePort()
+		port, err := testproc.FreePort()
 		if err != nil {
 			t.Fatalf("redisserver: picking a port: %v", err)
 		}
@@ -133,7 +134,7 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--loglevel", "warning",
 	)
-	out := &syncBuffer{}
+	out := &testproc.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setParentDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
@@ -198,35 +199,4 @@ func ping(addr string) error {
 		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
 	}
 	return nil
-}
-
-// freePort returns a port that was free a moment ago on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, err
-	}
-	return port, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes racing a failure message's read.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
 }
