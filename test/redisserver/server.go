@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfgate/kfgate/test/testproc"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/test/testproc"
 )
 
 const (
