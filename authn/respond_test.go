@@ -3,7 +3,6 @@ package authn
 import (
 	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kfgate/kfgate/test/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/respond/*.yaml from the current output and delete stale ones")
@@ -61,27 +62,8 @@ func TestRespondGolden(t *testing.T) {
 			}
 			file := filepath.Join("testdata", "respond", name+".yaml")
 			seen[file] = true
-			if *update {
-				if err := os.WriteFile(file, got, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run go test ./authn -run TestRespondGolden -update)", err)
-			}
-			if string(want) != string(got) {
-				t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", file, want, got)
-			}
+			golden.Compare(t, file, got, *update, "go test ./authn -run TestRespondGolden -update")
 		})
 	}
-	if *update {
-		stale, _ := filepath.Glob(filepath.Join("testdata", "respond", "*.yaml"))
-		for _, f := range stale {
-			if !seen[f] {
-				_ = os.Remove(f)
-			}
-		}
-	}
+	golden.Stale(t, filepath.Join("testdata", "respond", "*.yaml"), seen, *update, "go test ./authn -run TestRespondGolden -update")
 }

@@ -6,9 +6,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/kfgate/kfgate/gateway/build"
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
+	"github.com/kfgate/kfgate/test/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current output and delete stale ones")
@@ -67,7 +65,7 @@ type goldenModel struct {
 	Created     string   `yaml:"created,omitempty"`
 }
 
-func golden(m *Model) *goldenModel {
+func goldenOf(m *Model) *goldenModel {
 	if m == nil {
 		return nil
 	}
@@ -82,43 +80,7 @@ func golden(m *Model) *goldenModel {
 // generates their annotations, and compares with <case>.out.yaml. Every generated annotation is
 // then built by kfgate's own pipeline, which must report nothing.
 func TestGolden(t *testing.T) {
-	ins, err := filepath.Glob("testdata/*.in.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for _, in := range ins {
-		out := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
-		want[out] = true
-		t.Run(strings.TrimSuffix(filepath.Base(in), ".in.yaml"), func(t *testing.T) {
-			got := runGolden(t, in)
-			if *update {
-				if err := os.WriteFile(out, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			exp, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatalf("%v (run go test ./kubeflow -run TestGolden -update)", err)
-			}
-			if !bytes.Equal(exp, got) {
-				t.Errorf("%s differs from the current output (run go test ./kubeflow -run TestGolden -update and review the diff):\n%s", out, firstDiff(string(exp), string(got)))
-			}
-		})
-	}
-	outs, _ := filepath.Glob("testdata/*.out.yaml")
-	for _, out := range outs {
-		switch {
-		case want[out]:
-		case *update:
-			if err := os.Remove(out); err != nil {
-				t.Fatal(err)
-			}
-		default:
-			t.Errorf("%s has no matching .in.yaml (run with -update to delete it)", out)
-		}
-	}
+	golden.Cases(t, "testdata", ".in.yaml", ".out.yaml", *update, "go test ./kubeflow -run TestGolden -update", runGolden)
 }
 
 func runGolden(t *testing.T, in string) []byte {
@@ -141,7 +103,7 @@ func runGolden(t *testing.T, in string) []byte {
 			results[i].Error = err.Error()
 			continue
 		}
-		results[i].Status, results[i].Model, results[i].Reasons = rec.Status, golden(rec.Model), rec.Reasons
+		results[i].Status, results[i].Model, results[i].Reasons = rec.Status, goldenOf(rec.Model), rec.Reasons
 		if rec.Exposed() {
 			models = append(models, *rec.Model)
 			modelOf = append(modelOf, i)
@@ -232,21 +194,4 @@ func mustUnmarshal(t *testing.T, raw []byte, into any) {
 	if err := k8syaml.UnmarshalStrict(raw, into); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + x + "\n  got:  " + y
-		}
-	}
-	return ""
 }

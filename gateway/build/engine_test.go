@@ -12,6 +12,7 @@ import (
 
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
+	"github.com/kfgate/kfgate/test/golden"
 )
 
 // TestEngineIncrementalEqualsFresh edits a world at random (annotations, Services, EndpointSlices)
@@ -36,7 +37,7 @@ func TestEngineIncrementalEqualsFresh(t *testing.T) {
 				}
 				g, e := render(t, got), render(t, want)
 				if g != e {
-					t.Fatalf("step %d (%s): the live engine differs from a fresh one\n%s", step, desc, firstDiff(e, g))
+					t.Fatalf("step %d (%s): the live engine differs from a fresh one\n%s", step, desc, golden.FirstDiff(e, g))
 				}
 				if !slices.Equal(diagLines(got.Diagnostics), diagLines(want.Diagnostics)) {
 					t.Fatalf("step %d (%s): diagnostics differ\n got  %q\n want %q", step, desc, diagLines(got.Diagnostics), diagLines(want.Diagnostics))
@@ -187,7 +188,7 @@ func TestEngineEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		if g, w := render(t, got), render(t, want); g != w {
-			t.Fatalf("%s: the event-fed engine differs from a fresh one\n%s", step, firstDiff(w, g))
+			t.Fatalf("%s: the event-fed engine differs from a fresh one\n%s", step, golden.FirstDiff(w, g))
 		}
 	}
 	check("initial events", objs)
@@ -292,7 +293,7 @@ func TestEngineFresh(t *testing.T) {
 	}
 	got := mustResult(t, e.Fresh())
 	if g, w := render(t, got), render(t, want); g != w {
-		t.Errorf("the fresh copy differs\n%s", firstDiff(w, g))
+		t.Errorf("the fresh copy differs\n%s", golden.FirstDiff(w, g))
 	}
 	if !slices.Equal(diagLines(got.Diagnostics), diagLines(want.Diagnostics)) {
 		t.Errorf("diagnostics differ\n got  %q\n want %q", diagLines(got.Diagnostics), diagLines(want.Diagnostics))
