@@ -36,8 +36,8 @@ envtest:
 # The real components the tests run: oidc-provider (npm ci), redis-server and chromium (apt).
 test-deps:
 	@bash test/oidcprovider/install.sh
-	@bash test/redisserver/install.sh
-	@bash test/chromium/install.sh
+	@bash test/apt-install.sh redis-server redis-server
+	@bash test/apt-install.sh chromium chromium
 
 tidy-check:
 	$(GO) mod tidy -diff

@@ -27,9 +27,9 @@ func startChromium(t *testing.T) *chromium {
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is missing: run `make test-deps` (test/chromium/install.sh)")
+			t.Fatal("chromium is missing: run `make test-deps` (test/apt-install.sh chromium chromium)")
 		}
-		t.Log("chromium is not on PATH (test/chromium/install.sh installs it): logging in with the cookie-jar browser only")
+		t.Log("chromium is not on PATH (make test-deps installs it): logging in with the cookie-jar browser only")
 		return nil
 	}
 	opts := []chromedp.ExecAllocatorOption{

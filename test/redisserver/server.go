@@ -52,7 +52,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redis-server is not installed (run test/redisserver/install.sh): %v", err)
+		t.Fatalf("redis-server is not installed (run make test-deps): %v", err)
 	}
 	s := &Server{bin: bin, dir: t.TempDir()}
 	var errs []error
