@@ -102,7 +102,7 @@ func checkPolicy(m proto.Message, path string) error {
 func (rt *routeTable) addPerFilter(m map[string]*anypb.Any, path string, route bool) error {
 	for name, a := range m {
 		p := path + "[" + name + "]"
-		if err := checkAny(a, p); err != nil {
+		if err := checkStrict(a.ProtoReflect(), p); err != nil {
 			return err
 		}
 		var compiled any

@@ -2,29 +2,24 @@ package routeeval
 
 import (
 	"fmt"
-	"strconv"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/kfgate/kfgate/test/protostrict"
 )
 
-// fieldRule says how the strictness walk treats a populated field.
-type fieldRule int
-
+// The walk's rules: descend into a modelled field, or record it as-is in the Decision (opaque).
 const (
-	// descend: the field is modelled; if it holds messages, their fields are checked too.
-	descend fieldRule = iota
-	// opaque: the field is recorded as-is in the Decision; its sub-fields are not checked.
-	opaque
+	descend = protostrict.Descend
+	opaque  = protostrict.Opaque
 )
 
 // allowed lists every field the evaluator models, by full proto name. Any other populated field
 // makes Compile fail, so a configuration can never be evaluated with part of it silently ignored.
-var allowed = map[protoreflect.FullName]fieldRule{}
+var allowed = protostrict.New("modelled by the evaluator")
 
-func allow(rule fieldRule, message string, fields ...string) {
-	for _, f := range fields {
-		allowed[protoreflect.FullName(message+"."+f)] = rule
-	}
+func allow(rule protostrict.Rule, message string, fields ...string) {
+	allowed.Allow(rule, message, fields...)
 }
 
 func init() {
@@ -78,37 +73,8 @@ func init() {
 // checkStrict walks every populated field of msg and fails on the first one not in allowed.
 // The error names the field by its path in the configuration and by its full proto name.
 func checkStrict(msg protoreflect.Message, path string) error {
-	var err error
-	msg.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		err = checkField(fd, v, joinPath(path, string(fd.Name())))
-		return err == nil
-	})
-	return err
-}
-
-func checkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) error {
-	rule, ok := allowed[fd.FullName()]
-	if !ok {
-		return fmt.Errorf("routeeval: %s (%s) is not modelled by the evaluator", path, fd.FullName())
-	}
-	if rule == opaque || fd.Message() == nil || fd.IsMap() {
-		return nil
-	}
-	if !fd.IsList() {
-		return checkStrict(v.Message(), path)
-	}
-	list := v.List()
-	for i := 0; i < list.Len(); i++ {
-		if err := checkStrict(list.Get(i).Message(), path+"["+strconv.Itoa(i)+"]"); err != nil {
-			return err
-		}
+	if err := allowed.Check(msg, path); err != nil {
+		return fmt.Errorf("routeeval: %w", err)
 	}
 	return nil
-}
-
-func joinPath(parent, name string) string {
-	if parent == "" {
-		return name
-	}
-	return parent + "." + name
 }

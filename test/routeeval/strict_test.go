@@ -137,3 +137,10 @@ func TestTranslateRewrite(t *testing.T) {
 		}
 	}
 }
+
+// Every allowlist entry names a real field: a typo would refuse a field without saying why.
+func TestAllowlistNamesRealFields(t *testing.T) {
+	if err := allowed.Verify(); err != nil {
+		t.Error(err)
+	}
+}
