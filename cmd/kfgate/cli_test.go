@@ -97,6 +97,8 @@ func TestServeConfigValidation(t *testing.T) {
 		{[]string{"--watch-namespaces", "team-a,Team_B"}, `"Team_B" is not a namespace name`},
 		{[]string{"--renew-deadline", "20s"}, "want 0 < retry-period < renew-deadline < lease-duration"},
 		{[]string{"--id", "Not A Lease"}, "cannot name a Lease"},
+		{[]string{"--https-port", "8080"}, "--https-port 8080: want 1-65535, not the --listener-port"},
+		{[]string{"--https-port", "70000"}, "--https-port 70000"},
 	} {
 		_, _, err := runErr(t, append([]string{"serve", "--source", "kubernetes"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
