@@ -77,9 +77,6 @@ func (r *resolver) listener() Listener {
 		if a.Type == "json" && len(a.JSONFormat) == 0 {
 			l.AccessLog.JSONFormat = DefaultAccessLog.JSONFormat
 		}
-		if a.Type == "text" && a.TextFormat == "" {
-			l.AccessLog.TextFormat = "" // Envoy's default text format
-		}
 	}
 	if r.module.UseRemoteAddress != nil {
 		l.UseRemoteAddress = *r.module.UseRemoteAddress
