@@ -23,9 +23,10 @@ var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the cu
 
 // goldenCase is a testdata/<case>.in.yaml: Services, the pods they may select, and options.
 type goldenCase struct {
-	services []*corev1.Service
-	pods     []corev1.Pod
-	opts     goldenOptions
+	services  []*corev1.Service
+	pods      []corev1.Pod
+	notebooks map[string]map[string]string // namespace/name → a Notebook's annotations
+	opts      goldenOptions
 }
 
 // goldenOptions is the in.yaml document of kind Options.
@@ -46,6 +47,7 @@ type goldenResult struct {
 	Service    string       `yaml:"service"`
 	Status     Status       `yaml:"status,omitempty"`
 	Model      *goldenModel `yaml:"model,omitempty"`
+	Notebook   *Notebook    `yaml:"notebook,omitempty"`
 	Reasons    []string     `yaml:"reasons,omitempty"`
 	Error      string       `yaml:"error,omitempty"`
 	Path       string       `yaml:"path,omitempty"`
@@ -94,10 +96,15 @@ func runGolden(t *testing.T, in string) []byte {
 		}
 	}
 	results := make([]goldenResult, len(c.services))
+	var objs source.Objects
 	var models []Model
 	var modelOf []int // index in results of each model
 	for i, svc := range c.services {
 		results[i].Service = svc.Namespace + "/" + svc.Name
+		if IsNotebookService(svc) {
+			goldenNotebook(t, c, svc, &results[i], &objs)
+			continue
+		}
 		rec, err := Recognise(svc, c.pods, Options{ModelName: c.opts.ModelName})
 		if err != nil {
 			results[i].Error = err.Error()
@@ -109,7 +116,6 @@ func runGolden(t *testing.T, in string) []byte {
 			modelOf = append(modelOf, i)
 		}
 	}
-	var objs source.Objects
 	for j, a := range Assign(models, tmpl) {
 		r := &results[modelOf[j]]
 		r.Path, r.Conflict = a.Path, a.Conflict
@@ -141,6 +147,33 @@ func runGolden(t *testing.T, in string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// goldenNotebook recognises a notebook's Service, with its Notebook's annotations when the case has
+// them, and generates its annotation.
+func goldenNotebook(t *testing.T, c goldenCase, svc *corev1.Service, r *goldenResult, objs *source.Objects) {
+	t.Helper()
+	owner, _ := NotebookOwner(svc)
+	rec, err := RecogniseNotebook(svc, c.notebooks[svc.Namespace+"/"+owner.Name])
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	r.Notebook, r.Reasons = rec.Notebook, rec.Reasons
+	if rec.Notebook == nil {
+		return
+	}
+	r.Path = rec.Notebook.Path()
+	text, err := GenerateNotebook(*rec.Notebook, GenerateOptions{ID: c.opts.ID})
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	r.Annotation = text
+	svc = svc.DeepCopy()
+	svc.Annotations = map[string]string{mapping.AnnotationGenerated: text}
+	objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+	objs.Services = append(objs.Services, svc)
 }
 
 // readGolden reads the documents of an in.yaml: Services, Pods and at most one Options.
@@ -178,12 +211,27 @@ func readGolden(t *testing.T, in string) goldenCase {
 			var p corev1.Pod
 			mustUnmarshal(t, raw, &p)
 			c.pods = append(c.pods, p)
+		case "Notebook": // only its metadata matters
+			var nb struct {
+				Metadata struct {
+					Name        string            `yaml:"name"`
+					Namespace   string            `yaml:"namespace"`
+					Annotations map[string]string `yaml:"annotations"`
+				} `yaml:"metadata"`
+			}
+			if err := node.Decode(&nb); err != nil {
+				t.Fatal(err)
+			}
+			if c.notebooks == nil {
+				c.notebooks = map[string]map[string]string{}
+			}
+			c.notebooks[nb.Metadata.Namespace+"/"+nb.Metadata.Name] = nb.Metadata.Annotations
 		case "Options":
 			if err := node.Decode(&c.opts); err != nil {
 				t.Fatal(err)
 			}
 		default:
-			t.Fatalf("%s: a document of kind %q; want Service, Pod or Options", in, head.Kind)
+			t.Fatalf("%s: a document of kind %q; want Service, Pod, Notebook or Options", in, head.Kind)
 		}
 	}
 	return c

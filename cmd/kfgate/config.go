@@ -41,6 +41,7 @@ type serveConfig struct {
 	RenewDeadline           time.Duration `mapstructure:"renew-deadline"`
 	RetryPeriod             time.Duration `mapstructure:"retry-period"`
 	KubeflowModels          bool          `mapstructure:"kubeflow-models"`
+	KubeflowNotebooks       bool          `mapstructure:"kubeflow-notebooks"`
 	ModelPathTemplate       string        `mapstructure:"model-path-template"`
 }
 
@@ -65,6 +66,7 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.Duration("renew-deadline", kube.DefaultLeaderElection.RenewDeadline, "how long the leader keeps trying to renew before it stops writing Events")
 	f.Duration("retry-period", kube.DefaultLeaderElection.RetryPeriod, "how often replicas try to take or renew the Lease")
 	f.Bool("kubeflow-models", true, "recognise model servers (TF Serving, KServe) and write their Mappings into kfgate.io/generated-config (--source kubernetes; the Lease holder writes)")
+	f.Bool("kubeflow-notebooks", true, "route every Kubeflow notebook at /notebook/<namespace>/<name>/ as Kubeflow does, writing its Mapping into kfgate.io/generated-config (--source kubernetes; reads Notebooks' routing annotations when allowed)")
 	f.String("model-path-template", kubeflow.DefaultTemplate, "path of each model: {name}, and {namespace} for multi-tenant clusters (/models/{namespace}/{name}/)")
 }
 

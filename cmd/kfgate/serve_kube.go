@@ -62,13 +62,17 @@ func (c serveConfig) kubeOptions(reg prometheus.Registerer, log logr.Logger) (ku
 	}
 	o := kube.Options{Config: rc, Namespaces: c.WatchNamespaces, Leader: le, Component: "kfgate",
 		Debounce: source.Debounce{Holdoff: c.Holdoff, Max: c.MaxHoldoff}, Logger: log.WithName("kube"), Registry: reg}
-	if c.KubeflowModels {
+	if c.KubeflowModels || c.KubeflowNotebooks {
 		tmpl, err := kubeflow.ParseTemplate(c.ModelPathTemplate)
 		if err != nil {
 			return kube.Options{}, fmt.Errorf("--model-path-template: %w", err)
 		}
-		o.Pods = true
-		o.Extensions = append(o.Extensions, controller.New(controller.Options{Template: tmpl, ID: c.ID, Log: log.WithName("kubeflow")}))
+		o.Pods = c.KubeflowModels
+		if c.KubeflowNotebooks {
+			o.KeepMetadataAnnotation = kubeflow.IsNotebookAnnotation
+		}
+		o.Extensions = append(o.Extensions, controller.New(controller.Options{Models: c.KubeflowModels, Notebooks: c.KubeflowNotebooks,
+			Template: tmpl, ID: c.ID, Namespaces: c.WatchNamespaces, Log: log.WithName("kubeflow")}))
 	}
 	return o, nil
 }

@@ -1,6 +1,6 @@
-// Package controller is the Kubeflow model-server annotator: on the leader replica of
-// `kfgate serve --source kubernetes`, it recognises model servers among the Services (package
-// kubeflow, pure), and writes each one's Mappings into the annotation kfgate.io/generated-config with
+// Package controller is the Kubeflow annotator: on the leader replica of
+// `kfgate serve --source kubernetes`, it recognises model servers and notebooks' Services among the
+// Services (package kubeflow, pure), and writes each one's Mappings into the annotation kfgate.io/generated-config with
 // server-side apply under its own field manager, so that no other annotation of the Service is ever
 // touched. The control plane then reads that annotation like any other.
 package controller
@@ -35,11 +35,17 @@ const FieldManager = "kfgate-kubeflow"
 
 // Options configure the annotator.
 type Options struct {
-	Template kubeflow.Template
+	// Models annotates model servers (TF Serving, KServe); Notebooks, Kubeflow notebooks' Services.
+	Models, Notebooks bool
+	Template          kubeflow.Template
 	ID       string // ambassador_id of the installation
 	Log      logr.Logger
 	// Holdoff batches bursts of changes into one pass.
 	Holdoff time.Duration
+	// Namespaces are the watched namespaces (empty: all), where Notebooks are read.
+	Namespaces []string
+	// NotebookRetry is how often reading Notebooks is retried while it fails (no CRD, no RBAC).
+	NotebookRetry time.Duration
 }
 
 // Controller is a kube.Extension.
@@ -58,12 +64,16 @@ type Controller struct {
 	released map[string]bool
 	// conflicted holds, per Service, the text another field manager's ownership refused.
 	conflicted map[string]string
+	nb         *notebookWatch
 }
 
 // New returns an annotator; Setup and Lead are called by the Kubernetes source.
 func New(o Options) *Controller {
 	if o.Holdoff <= 0 {
 		o.Holdoff = 100 * time.Millisecond
+	}
+	if o.NotebookRetry <= 0 {
+		o.NotebookRetry = time.Minute
 	}
 	return &Controller{o: o, poke: make(chan struct{}, 1), warned: map[string]string{}, released: map[string]bool{}, conflicted: map[string]string{}}
 }
@@ -72,6 +82,7 @@ func New(o Options) *Controller {
 func (c *Controller) Setup(mgr manager.Manager) error {
 	c.c = mgr.GetClient()
 	c.rec = mgr.GetEventRecorder(FieldManager)
+	c.nb = &notebookWatch{mgr: mgr, namespaces: c.o.Namespaces, retry: c.o.NotebookRetry, trigger: c.trigger, log: c.o.Log}
 	h := toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { c.trigger() },
 		UpdateFunc: func(old, cur any) {
@@ -81,7 +92,11 @@ func (c *Controller) Setup(mgr manager.Manager) error {
 		},
 		DeleteFunc: func(any) { c.trigger() },
 	}
-	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Pod{}} {
+	objs := []client.Object{&corev1.Service{}}
+	if c.o.Models {
+		objs = append(objs, &corev1.Pod{})
+	}
+	for _, obj := range objs {
 		inf, err := mgr.GetCache().GetInformer(context.Background(), obj)
 		if err != nil {
 			return fmt.Errorf("informer for %T: %w", obj, err)
@@ -100,7 +115,7 @@ func (c *Controller) trigger() {
 	}
 }
 
-// Lead reconciles every model Service now and after every change, until ctx ends.
+// Lead reconciles every model and notebook Service now and after every change, until ctx ends.
 func (c *Controller) Lead(ctx context.Context) {
 	c.leading.Lock()
 	defer c.leading.Unlock()
@@ -108,7 +123,7 @@ func (c *Controller) Lead(ctx context.Context) {
 	// What another leader did meanwhile is unknown: start from what the Services say.
 	c.warned, c.released, c.conflicted = map[string]string{}, map[string]bool{}, map[string]string{}
 	c.mu.Unlock()
-	c.o.Log.Info("annotating model servers", "template", c.o.Template.String())
+	c.o.Log.Info("annotating Kubeflow's Services", "models", c.o.Models, "notebooks", c.o.Notebooks, "template", c.o.Template.String())
 	c.trigger()
 	for {
 		select {
@@ -122,7 +137,7 @@ func (c *Controller) Lead(ctx context.Context) {
 		case <-time.After(c.o.Holdoff):
 		}
 		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			c.o.Log.Error(err, "annotating model servers; retrying")
+			c.o.Log.Error(err, "annotating Kubeflow's Services; retrying")
 			time.AfterFunc(time.Second, c.trigger)
 		}
 	}
@@ -135,10 +150,16 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		return err
 	}
 	var pods corev1.PodList
-	if err := c.c.List(ctx, &pods); err != nil {
-		return err
+	if c.o.Models {
+		if err := c.c.List(ctx, &pods); err != nil {
+			return err
+		}
 	}
-	want, notes := plan(svcs.Items, byNamespace(pods.Items), c.o)
+	var notebooks map[string]map[string]string
+	if c.o.Notebooks && hasNotebook(svcs.Items) {
+		notebooks = c.nb.annotations(ctx)
+	}
+	want, notes := plan(svcs.Items, byNamespace(pods.Items), notebooks, c.o)
 	var errs []error
 	seen := map[string]bool{}
 	for i := range svcs.Items {

@@ -18,8 +18,9 @@ import (
 type note struct{ reason, text string }
 
 // plan is the pure heart of the annotator: for every Service, the generated annotation it should
-// carry ("" for none) and the warning it should get.
-func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, o Options) (map[string]string, map[string]note) {
+// carry ("" for none) and the warning it should get. notebooks holds Notebooks' annotations by
+// "namespace/name" (nil when unknown: Kubeflow's defaults apply).
+func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, notebooks map[string]map[string]string, o Options) (map[string]string, map[string]note) {
 	want := map[string]string{}
 	notes := map[string]note{}
 	var models []kubeflow.Model
@@ -29,6 +30,15 @@ func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, o Options) (map[s
 			continue
 		}
 		key := svc.Namespace + "/" + svc.Name
+		if owner, ok := kubeflow.NotebookOwner(svc); ok {
+			if o.Notebooks {
+				planNotebook(svc, key, notebooks[svc.Namespace+"/"+owner.Name], o, want, notes)
+			}
+			continue
+		}
+		if !o.Models {
+			continue
+		}
 		r, err := kubeflow.Recognise(svc, pods[svc.Namespace], kubeflow.Options{})
 		if err != nil {
 			notes[key] = note{kubeflow.ReasonInvalid, err.Error()}
@@ -61,6 +71,38 @@ func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, o Options) (map[s
 		want[key] = text
 	}
 	return want, notes
+}
+
+// planNotebook routes a notebook's Service. A mistake in its Notebook's annotations keeps the route
+// the Service has (the last good one), and the Service is told.
+func planNotebook(svc *corev1.Service, key string, annotations map[string]string, o Options, want map[string]string, notes map[string]note) {
+	r, err := kubeflow.RecogniseNotebook(svc, annotations)
+	if err == nil && r.Notebook == nil {
+		return // opted out
+	}
+	text := ""
+	if err == nil {
+		text, err = kubeflow.GenerateNotebook(*r.Notebook, kubeflow.GenerateOptions{ID: o.ID})
+	}
+	if err != nil {
+		text = svc.Annotations[mapping.AnnotationGenerated]
+		keeps := "; the notebook keeps the route it had"
+		if text == "" {
+			keeps = "; the notebook is not routed until that is mended"
+		}
+		notes[key] = note{kubeflow.ReasonInvalidNotebook, err.Error() + keeps}
+	}
+	want[key] = text
+}
+
+// hasNotebook says whether any Service is a notebook's, so that Notebooks are worth reading.
+func hasNotebook(svcs []corev1.Service) bool {
+	for i := range svcs {
+		if kubeflow.IsNotebookService(&svcs[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 func byNamespace(pods []corev1.Pod) map[string][]corev1.Pod {

@@ -26,7 +26,7 @@ func TestPlan(t *testing.T) {
 		svc("a", "bad", t0, map[string]string{kubeflow.KeyExpose: "maybe"}),
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
 	}
-	want, notes := plan(svcs, nil, Options{})
+	want, notes := plan(svcs, nil, nil, Options{Models: true, Notebooks: true})
 	if !strings.Contains(want["a/mnist"], "prefix: /models/mnist") || !strings.Contains(want["b/mnist"], "/models/b/mnist") {
 		t.Fatalf("paths: a %q\nb %q", want["a/mnist"], want["b/mnist"])
 	}
@@ -43,7 +43,7 @@ func TestPlan(t *testing.T) {
 	}
 	// The same input plans the same output, whatever the order of the Services.
 	svcs[0], svcs[1] = svcs[1], svcs[0]
-	again, _ := plan(svcs, nil, Options{})
+	again, _ := plan(svcs, nil, nil, Options{Models: true, Notebooks: true})
 	for k, v := range want {
 		if again[k] != v {
 			t.Errorf("%s differs with the order of Services", k)
@@ -56,10 +56,10 @@ func TestPlan(t *testing.T) {
 func TestPlanIncumbentKeepsItsPath(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	incumbent := svc("b", "mnist", t0.Add(time.Hour), nil)
-	first, _ := plan([]corev1.Service{incumbent}, nil, Options{})
+	first, _ := plan([]corev1.Service{incumbent}, nil, nil, Options{Models: true, Notebooks: true})
 	incumbent.Annotations = map[string]string{mapping.AnnotationGenerated: first["b/mnist"]}
 	squatter := svc("a", "mnist", t0, nil) // older, but late to the path
-	want, notes := plan([]corev1.Service{incumbent, squatter}, nil, Options{})
+	want, notes := plan([]corev1.Service{incumbent, squatter}, nil, nil, Options{Models: true, Notebooks: true})
 	if want["b/mnist"] != first["b/mnist"] {
 		t.Fatal("the incumbent lost its path")
 	}
@@ -81,5 +81,44 @@ func TestChangedIgnoresResourceVersion(t *testing.T) {
 	b.Labels = map[string]string{"app": "x"}
 	if !changed(a, b) {
 		t.Fatal("a label change was missed")
+	}
+}
+
+func notebookSvc(ns, name string) corev1.Service {
+	yes := true
+	return corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "kubeflow.org/v1", Kind: kubeflow.NotebookKind, Name: name, UID: "u", Controller: &yes}}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http-" + name, Port: 80}}}}
+}
+
+// Notebooks are routed at /notebook/<ns>/<name>/, following their Notebook's annotations when they
+// are known; a broken annotation keeps the last good route.
+func TestPlanNotebooks(t *testing.T) {
+	jupyter, vscode, broken, fresh, out := notebookSvc("u", "jupyter"), notebookSvc("u", "vscode"), notebookSvc("u", "broken"), notebookSvc("u", "fresh"), notebookSvc("u", "out")
+	out.Annotations = map[string]string{kubeflow.KeyExpose: "false"}
+	broken.Annotations = map[string]string{mapping.AnnotationGenerated: "the last good text"}
+	bad := map[string]string{kubeflow.AnnotationNotebookRewrite: "/../x"}
+	nbs := map[string]map[string]string{"u/vscode": {kubeflow.AnnotationNotebookRewrite: "/"}, "u/broken": bad, "u/fresh": bad}
+	want, notes := plan([]corev1.Service{jupyter, vscode, broken, fresh, out}, nil, nbs, Options{Models: true, Notebooks: true})
+	if !strings.Contains(want["u/jupyter"], "rewrite: /notebook/u/jupyter/\n") || !strings.Contains(want["u/jupyter"], "use_websocket: true") {
+		t.Errorf("jupyter: %q", want["u/jupyter"])
+	}
+	if !strings.Contains(want["u/vscode"], "prefix: /notebook/u/vscode/\nrewrite: /\n") {
+		t.Errorf("vscode: %q", want["u/vscode"])
+	}
+	if want["u/broken"] != "the last good text" || notes["u/broken"].reason != kubeflow.ReasonInvalidNotebook ||
+		!strings.Contains(notes["u/broken"].text, "keeps the route it had") {
+		t.Errorf("broken: %q %+v", want["u/broken"], notes["u/broken"])
+	}
+	if want["u/fresh"] != "" || !strings.Contains(notes["u/fresh"].text, "not routed") {
+		t.Errorf("fresh: %q %+v", want["u/fresh"], notes["u/fresh"])
+	}
+	if v, ok := want["u/out"]; ok || v != "" {
+		t.Errorf("opted out: %q", v)
+	}
+	// Unknown Notebooks (no CRD, no RBAC): Kubeflow's defaults.
+	want, _ = plan([]corev1.Service{vscode}, nil, nil, Options{Models: true, Notebooks: true})
+	if !strings.Contains(want["u/vscode"], "rewrite: /notebook/u/vscode/\n") {
+		t.Errorf("vscode without its Notebook: %q", want["u/vscode"])
 	}
 }

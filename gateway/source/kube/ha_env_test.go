@@ -171,7 +171,7 @@ func TestLeastPrivilege(t *testing.T) {
 	ns := c.namespace(t)
 	objs := rbacObjects(t, ns)
 	want := map[string]string{
-		"ClusterRole/kfgate-controlplane":          "/services:get,list,watch,patch /pods:get,list,watch /secrets:get,list,watch discovery.k8s.io/endpointslices:get,list,watch events.k8s.io/events:create,patch",
+		"ClusterRole/kfgate-controlplane":          "/services:get,list,watch,patch /pods:get,list,watch /secrets:get,list,watch kubeflow.org/notebooks:get,list,watch discovery.k8s.io/endpointslices:get,list,watch events.k8s.io/events:create,patch",
 		"Role/kfgate-controlplane-leader-election": "coordination.k8s.io/leases:get,create,update",
 	}
 	for _, o := range objs {

@@ -28,7 +28,8 @@ func withModels(template string) func(*kube.Options) {
 			panic(err)
 		}
 		o.Pods = true
-		o.Extensions = append(o.Extensions, controller.New(controller.Options{Template: tmpl, ID: "default", Log: o.Logger.WithName("kubeflow"), Holdoff: 10 * time.Millisecond}))
+		o.KeepMetadataAnnotation = kubeflow.IsNotebookAnnotation
+		o.Extensions = append(o.Extensions, controller.New(controller.Options{Models: true, Notebooks: true, NotebookRetry: 200 * time.Millisecond, Template: tmpl, ID: "default", Log: o.Logger.WithName("kubeflow"), Holdoff: 10 * time.Millisecond}))
 	}
 }
 

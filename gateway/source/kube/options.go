@@ -37,6 +37,10 @@ type Options struct {
 	CompactFrom int
 	// Pods adds a Pod informer (pods cut down to what the model-server helper reads) for extensions.
 	Pods bool
+	// KeepMetadataAnnotation, when set, is the annotations that metadata-only objects an extension
+	// watches (metav1.PartialObjectMetadata: the Kubeflow helper's Notebooks) keep in the cache; all
+	// their other annotations, labels, owners and field ownership are dropped as they arrive.
+	KeepMetadataAnnotation func(key string) bool
 	// Extensions run on the Source's manager: the Kubeflow model-server annotator is one.
 	Extensions []Extension
 }

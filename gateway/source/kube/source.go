@@ -108,6 +108,11 @@ func newManager(opts Options) (manager.Manager, error) {
 	if opts.Pods {
 		copts.ByObject[&corev1.Pod{}] = cache.ByObject{Transform: stripPod}
 	}
+	if opts.KeepMetadataAnnotation != nil {
+		// Kinds an extension watches that may not exist when kfgate starts (a CRD's) cannot have a
+		// ByObject entry, which needs their REST mapping now.
+		copts.DefaultTransform = stripMetadataOnly(opts.KeepMetadataAnnotation)
+	}
 	if len(opts.Namespaces) > 0 {
 		copts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range opts.Namespaces {

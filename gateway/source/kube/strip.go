@@ -21,7 +21,7 @@ const AnnotationWrittenAt = "kfgate.io/written-at"
 // The informers keep only what kfgate reads: these transforms run before an object enters the cache,
 // so a cluster's other annotations, status and field ownership cost no memory.
 
-// stripService keeps a Service's identity, labels, kfgate's and Ambassador's annotations, the newest
+// stripService keeps a Service's identity, labels, controller reference, kfgate's and Ambassador's annotations, the newest
 // managedFields time and the spec fields routing reads. Anything that is not a Service (a tombstone)
 // passes unchanged.
 func stripService(obj any) (any, error) {
@@ -33,6 +33,10 @@ func stripService(obj any) (any, error) {
 		Type: svc.Spec.Type, ExternalName: svc.Spec.ExternalName, Selector: svc.Spec.Selector,
 	}}
 	out.Labels = svc.Labels
+	// The controller reference alone says who made the Service (a Kubeflow Notebook, say).
+	if c := metav1.GetControllerOfNoCopy(svc); c != nil {
+		out.OwnerReferences = []metav1.OwnerReference{{APIVersion: c.APIVersion, Kind: c.Kind, Name: c.Name, UID: c.UID, Controller: c.Controller}}
+	}
 	for _, p := range svc.Spec.Ports {
 		out.Spec.Ports = append(out.Spec.Ports, corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, AppProtocol: p.AppProtocol,
 			Port: p.Port, TargetPort: p.TargetPort})
@@ -150,6 +154,20 @@ func stripPod(obj any) (any, error) {
 		out.Spec.Containers = append(out.Spec.Containers, kept)
 	}
 	return out, nil
+}
+
+// stripMetadataOnly keeps a metadata-only object's type, identity and the annotations keep selects.
+// Anything else passes unchanged.
+func stripMetadataOnly(keep func(string) bool) func(any) (any, error) {
+	return func(obj any) (any, error) {
+		m, ok := obj.(*metav1.PartialObjectMetadata)
+		if !ok {
+			return obj, nil
+		}
+		out := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: stripMeta(m.ObjectMeta, keep)}
+		out.ManagedFields = nil
+		return out, nil
+	}
 }
 
 // secretKeys are the only data keys of a Secret that enter the cache: a certificate chain, its key

@@ -150,6 +150,8 @@ func TestStripKeepsWhatKfgateReads(t *testing.T) {
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", UID: "u", ResourceVersion: "7",
 		Labels:      map[string]string{"app": "a"},
 		Annotations: map[string]string{mapping.AnnotationAmbassador: "x", "kfgate.io/config": "y", "kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "other", UID: "o1"},
+			{APIVersion: "kubeflow.org/v1", Kind: "Notebook", Name: "nb", UID: "o2", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "old", Time: ptr.To(metav1.NewTime(time.Unix(1000, 0))), FieldsV1: metav1.NewFieldsV1("{}")},
 			{Manager: "kubectl", Time: &when, FieldsV1: metav1.NewFieldsV1("{}")}}},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.1", Selector: map[string]string{"app": "a"},
@@ -164,6 +166,9 @@ func TestStripKeepsWhatKfgateReads(t *testing.T) {
 		s.Spec.Ports[0].NodePort != 0 || s.Spec.Ports[0].Port != 80 || s.Labels["app"] != "a" || s.UID != "u" {
 		t.Errorf("stripped Service %+v", s)
 	}
+	if c := s.OwnerReferences; len(c) != 1 || c[0].Kind != "Notebook" || c[0].Name != "nb" || c[0].UID != "o2" || !*c[0].Controller || c[0].BlockOwnerDeletion != nil {
+		t.Errorf("owner references %+v, want the controller's alone", c)
+	}
 	if len(s.ManagedFields) != 1 || s.ManagedFields[0].Manager != "kubectl" || s.ManagedFields[0].FieldsV1 != nil {
 		t.Errorf("managedFields %+v, want the newest entry without its fields", s.ManagedFields)
 	}
@@ -176,6 +181,25 @@ func TestStripKeepsWhatKfgateReads(t *testing.T) {
 	}
 	if tomb, _ := stripService(toolscache.DeletedFinalStateUnknown{Key: "ns/a"}); tomb == nil {
 		t.Error("a tombstone did not pass")
+	}
+}
+
+func TestStripMetadataOnly(t *testing.T) {
+	in := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "kubeflow.org/v1", Kind: "Notebook"},
+		ObjectMeta: metav1.ObjectMeta{Name: "nb", Namespace: "ns", UID: "u", ResourceVersion: "3", Labels: map[string]string{"app": "nb"},
+			Annotations:   map[string]string{"notebooks.kubeflow.org/http-rewrite-uri": "/", "kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m", FieldsV1: metav1.NewFieldsV1("{}")}}}}
+	out, err := stripMetadataOnly(func(k string) bool { return strings.HasPrefix(k, "notebooks.kubeflow.org/") })(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := out.(*metav1.PartialObjectMetadata)
+	if m.Kind != "Notebook" || m.Name != "nb" || m.UID != "u" || m.ResourceVersion != "3" || len(m.Labels) != 0 || len(m.ManagedFields) != 0 ||
+		len(m.Annotations) != 1 || m.Annotations["notebooks.kubeflow.org/http-rewrite-uri"] != "/" {
+		t.Errorf("stripped %+v", m)
+	}
+	if p := (&corev1.Pod{}); func() any { o, _ := stripMetadataOnly(nil)(p); return o }() != p {
+		t.Error("a typed object did not pass unchanged")
 	}
 }
 

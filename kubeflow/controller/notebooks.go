@@ -1,0 +1,144 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/kfgate/kfgate/kubeflow"
+)
+
+// The permission the notebook helper adds: the metadata of Notebooks (their routing annotations).
+//
+// +kubebuilder:rbac:groups=kubeflow.org,resources=notebooks,verbs=get;list;watch
+
+// notebookWatch reads Notebooks' annotations (http-rewrite-uri, http-headers-request-set) from a
+// metadata-only informer. Notebooks are a CRD that may be missing (no Kubeflow) or unreadable (RBAC),
+// so the informer starts only when a notebook's Service exists, the API server serves Notebooks and
+// kfgate may list them; until then notebooks are routed with Kubeflow's defaults, and the check is
+// repeated every retry.
+type notebookWatch struct {
+	mgr        manager.Manager
+	namespaces []string
+	retry      time.Duration
+	trigger    func()
+	log        logr.Logger
+
+	mu      sync.Mutex
+	gvk     schema.GroupVersionKind // set once the informer runs
+	lastTry time.Time
+	lastErr string
+}
+
+// annotations returns the annotations of every Notebook, by "namespace/name", or nil when they
+// cannot be read (yet): callers then use Kubeflow's defaults.
+func (w *notebookWatch) annotations(ctx context.Context) map[string]map[string]string {
+	gvk, ok := w.start(ctx)
+	if !ok {
+		return nil
+	}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := w.mgr.GetCache().List(ctx, list); err != nil {
+		w.report(fmt.Errorf("listing Notebooks: %w", err))
+		return nil
+	}
+	out := make(map[string]map[string]string, len(list.Items))
+	for _, nb := range list.Items {
+		out[nb.Namespace+"/"+nb.Name] = nb.Annotations
+	}
+	return out
+}
+
+// start runs the informer once Notebooks can be read; ok says it runs.
+func (w *notebookWatch) start(ctx context.Context) (schema.GroupVersionKind, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.gvk.Empty() {
+		return w.gvk, true
+	}
+	if !w.lastTry.IsZero() && time.Since(w.lastTry) < w.retry {
+		return schema.GroupVersionKind{}, false
+	}
+	w.lastTry = time.Now()
+	gvk, err := w.check(ctx)
+	if err != nil {
+		w.reportLocked(err)
+		time.AfterFunc(w.retry, w.trigger)
+		return schema.GroupVersionKind{}, false
+	}
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(gvk)
+	inf, err := w.mgr.GetCache().GetInformer(ctx, obj)
+	if err != nil {
+		w.reportLocked(fmt.Errorf("watching Notebooks: %w", err))
+		return schema.GroupVersionKind{}, false
+	}
+	h := toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { w.trigger() },
+		UpdateFunc: func(old, cur any) {
+			if changed(old, cur) {
+				w.trigger()
+			}
+		},
+		DeleteFunc: func(any) { w.trigger() },
+	}
+	if _, err := inf.AddEventHandler(h); err != nil {
+		w.reportLocked(fmt.Errorf("watching Notebooks: %w", err))
+		return schema.GroupVersionKind{}, false
+	}
+	w.gvk, w.lastErr = gvk, ""
+	w.log.Info("reading Notebooks' routing annotations", "version", gvk.Version)
+	return gvk, true
+}
+
+// check finds the served version of Notebooks and lists one with the API server itself, so that a
+// missing permission is an error now instead of an informer that never syncs.
+func (w *notebookWatch) check(ctx context.Context) (schema.GroupVersionKind, error) {
+	m, err := w.mgr.GetRESTMapper().RESTMapping(schema.GroupKind{Group: kubeflow.NotebookGroup, Kind: kubeflow.NotebookKind})
+	if meta.IsNoMatchError(err) {
+		return schema.GroupVersionKind{}, fmt.Errorf("the API server serves no %s.%s (Kubeflow's notebook CRD)", kubeflow.NotebookKind, kubeflow.NotebookGroup)
+	}
+	if err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("looking up Notebooks: %w", err)
+	}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(m.GroupVersionKind.GroupVersion().WithKind(kubeflow.NotebookKind + "List"))
+	opts := []client.ListOption{client.Limit(1)}
+	if len(w.namespaces) > 0 {
+		opts = append(opts, client.InNamespace(w.namespaces[0]))
+	}
+	if err := w.mgr.GetAPIReader().List(ctx, list, opts...); err != nil {
+		if apierrors.IsForbidden(err) {
+			return schema.GroupVersionKind{}, fmt.Errorf("kfgate may not list Notebooks (RBAC: get, list, watch on notebooks.kubeflow.org): %w", err)
+		}
+		return schema.GroupVersionKind{}, fmt.Errorf("listing Notebooks: %w", err)
+	}
+	return m.GroupVersionKind, nil
+}
+
+func (w *notebookWatch) report(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reportLocked(err)
+}
+
+// reportLocked logs err unless it is the one logged last.
+func (w *notebookWatch) reportLocked(err error) {
+	if err.Error() == w.lastErr {
+		return
+	}
+	w.lastErr = err.Error()
+	w.log.Info("notebooks are routed with Kubeflow's defaults: their Notebooks' http-rewrite-uri and http-headers-request-set cannot be read",
+		"reason", err.Error(), "retry", w.retry)
+}
