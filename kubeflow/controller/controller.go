@@ -38,8 +38,8 @@ type Options struct {
 	// Models annotates model servers (TF Serving, KServe); Notebooks, Kubeflow notebooks' Services.
 	Models, Notebooks bool
 	Template          kubeflow.Template
-	ID       string // ambassador_id of the installation
-	Log      logr.Logger
+	ID                string // ambassador_id of the installation
+	Log               logr.Logger
 	// Holdoff batches bursts of changes into one pass.
 	Holdoff time.Duration
 	// Namespaces are the watched namespaces (empty: all), where Notebooks are read.
