@@ -22,7 +22,8 @@ func newKubeflowCommand() *cobra.Command {
 		Use:   "kubeflow",
 		Short: "Model servers at /models/<name>/: annotate a Service offline, list the models a kfgate serves",
 		Long: `kubeflow holds the Kubeflow helpers. kfgate recognises TF Serving and KServe predictor Services and
-serves every model at /models/<name>/ (POST predicts, GET reports its status); see docs/kubeflow.md.
+serves every model at /models/<name>/ (POST predicts, GET reports its status); kfgate serve also
+routes every Kubeflow notebook at /notebook/<namespace>/<name>/ (--kubeflow-notebooks). See docs/kubeflow.md.
 
   kfgate kubeflow annotate -f mnist-service.yaml > annotated.yaml    for GitOps, without the controller
   kfgate kubeflow models --diagnostics http://127.0.0.1:8877         the models a running kfgate serves`,
@@ -81,6 +82,12 @@ func annotate(cmd *cobra.Command, f annotateFlags) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: the Service has no namespace: assuming default (set --namespace)\n", f.file)
 	}
 	who := fmt.Sprintf("%s: Service %s/%s", f.file, svc.Namespace, svc.Name)
+	if owner, ok := kubeflow.NotebookOwner(svc); ok {
+		// Notebooks come and go with their users: the controller routes them, reading their Notebook.
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s is Kubeflow Notebook %s's Service, not a model server: kfgate serve (--kubeflow-notebooks) routes it at /notebook/%s/%s/ itself\n",
+			who, owner.Name, svc.Namespace, owner.Name)
+		return exitError{code: 1}
+	}
 	rec, err := kubeflow.Recognise(svc, nil, kubeflow.Options{ModelName: f.modelName})
 	if err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", who, err)

@@ -111,6 +111,7 @@ func TestKubeflowAnnotateRefuses(t *testing.T) {
 	dashboard := writeFile(t, dir, "dash.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: centraldashboard\n  namespace: kubeflow\nspec:\n  ports:\n  - name: http\n    port: 80\n")
 	grpcOnly := writeFile(t, dir, "grpc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: mnist\nspec:\n  ports:\n  - name: grpc-tf-serving\n    port: 9000\n")
 	optedOut := writeFile(t, dir, "out.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: mnist\n  annotations:\n    kfgate.io/expose: \"false\"\nspec:\n  ports:\n  - name: http-tf-serving\n    port: 8500\n")
+	nb := writeFile(t, dir, "nb.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: jupyter\n  namespace: team-a\n  ownerReferences:\n  - {apiVersion: kubeflow.org/v1, kind: Notebook, name: jupyter, uid: u, controller: true}\nspec:\n  ports:\n  - name: http-jupyter\n    port: 80\n")
 	badName := writeFile(t, dir, "bad.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: mnist\n  annotations:\n    kfgate.io/model-name: a/b\nspec:\n  ports:\n  - name: http-tf-serving\n    port: 8500\n")
 	for _, c := range []struct {
 		file, want string
@@ -121,6 +122,7 @@ func TestKubeflowAnnotateRefuses(t *testing.T) {
 		{grpcOnly, "the Service has no namespace: assuming default"},
 		{optedOut, "(OptedOut):\n  - annotation kfgate.io/expose=false: opted out"},
 		{badName, `metadata.annotations[kfgate.io/model-name]: "a/b": a model name must be`},
+		{nb, "is Kubeflow Notebook jupyter's Service, not a model server: kfgate serve (--kubeflow-notebooks) routes it at /notebook/team-a/jupyter/ itself"},
 	} {
 		out, stderr, code := run(t, "kubeflow", "annotate", "-f", c.file)
 		if code != 1 || out != "" || !strings.Contains(stderr, c.want) {
