@@ -79,7 +79,10 @@ func (w *notebookWatch) start(ctx context.Context) (schema.GroupVersionKind, boo
 	}
 	obj := &metav1.PartialObjectMetadata{}
 	obj.SetGroupVersionKind(gvk)
-	inf, err := w.mgr.GetCache().GetInformer(ctx, obj)
+	// GetInformer waits for the first list: bounded, so that models are annotated meanwhile.
+	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	inf, err := w.mgr.GetCache().GetInformer(sctx, obj)
 	if err != nil {
 		w.reportLocked(fmt.Errorf("watching Notebooks: %w", err))
 		return schema.GroupVersionKind{}, false
@@ -126,6 +129,9 @@ func (w *notebookWatch) check(ctx context.Context) (schema.GroupVersionKind, err
 	}
 	return m.GroupVersionKind, nil
 }
+
+// syncTimeout bounds the wait for the Notebook informer's first list.
+const syncTimeout = 30 * time.Second
 
 func (w *notebookWatch) report(err error) {
 	w.mu.Lock()
