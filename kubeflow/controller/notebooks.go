@@ -74,7 +74,6 @@ func (w *notebookWatch) start(ctx context.Context) (schema.GroupVersionKind, boo
 	gvk, err := w.check(ctx)
 	if err != nil {
 		w.reportLocked(err)
-		time.AfterFunc(w.retry, w.trigger)
 		return schema.GroupVersionKind{}, false
 	}
 	obj := &metav1.PartialObjectMetadata{}
@@ -141,6 +140,7 @@ func (w *notebookWatch) report(err error) {
 
 // reportLocked logs err unless it is the one logged last.
 func (w *notebookWatch) reportLocked(err error) {
+	time.AfterFunc(w.retry, w.trigger) // a pass after the retry period tries again
 	if err.Error() == w.lastErr {
 		return
 	}
