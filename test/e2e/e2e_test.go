@@ -298,14 +298,25 @@ func (w *world) waitServed() {
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), w.idp.Issuer), resp.Status
 	})
-	eventually(t, "the mnist Service annotated by the model helper", func() (bool, string) {
-		svc, err := w.cs.CoreV1().Services(w.ns).Get(context.Background(), "mnist", metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		_, ok := svc.Annotations["kfgate.io/generated-config"]
-		return ok, fmt.Sprint(svc.Annotations)
-	})
+	// The RStudio notebook's route must follow its Notebook's annotations from the start: the
+	// helper reads Notebooks at once (the CRD was there before kfgate serve), not a minute later.
+	for svc, want := range map[string][]string{
+		"mnist":     nil,
+		jupyterName: {"prefix: " + w.notebookPath(jupyterName) + "\n", "rewrite: " + w.notebookPath(jupyterName) + "\n", "use_websocket: true"},
+		rstudioName: {"prefix: " + w.notebookPath(rstudioName) + "\n", "rewrite: /\n", "x-rstudio-root-path:", "use_websocket: true"},
+	} {
+		eventually(t, "the "+svc+" Service annotated by the Kubeflow helper", func() (bool, string) {
+			s, err := w.cs.CoreV1().Services(w.ns).Get(context.Background(), svc, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			text, ok := s.Annotations["kfgate.io/generated-config"]
+			for _, part := range want {
+				ok = ok && strings.Contains(text, part)
+			}
+			return ok, fmt.Sprint(s.Annotations)
+		})
+	}
 }
 
 func mustRequest(t *testing.T, url, accept string) *http.Request {

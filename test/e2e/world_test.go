@@ -21,6 +21,7 @@ import (
 
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/xds"
+	"github.com/kfgate/kfgate/kubeflow"
 	"github.com/kfgate/kfgate/test/envoystandin"
 	"github.com/kfgate/kfgate/test/oidcprovider"
 )
@@ -38,6 +39,8 @@ type world struct {
 	cs        *kubernetes.Clientset
 	echo      *upstream
 	tf        *upstream
+	jupyter   *upstream // the notebook routed with Kubeflow's defaults
+	rstudio   *upstream // the notebook whose Notebook rewrites its path and sets a header
 	idp       *oidcprovider.Provider
 	gateway   string
 	authnHTTP string // kfgate authn's HTTP address (/metrics)
@@ -53,6 +56,9 @@ func startWorld(t *testing.T) *world {
 	kubeconfig := w.write("kubeconfig", string(kube.KubeConfig))
 	w.echo = startEcho(t)
 	w.tf = startTFServing(t, "tf-1")
+	w.jupyter = startNotebook(t, jupyterName, w.notebookPath(jupyterName))
+	w.rstudio = startNotebook(t, rstudioName, "/")
+	w.installNotebookCRD()
 
 	xdsAddr, listenerPort := loopback(freePort(t)), freePort(t)
 	diag := loopback(freePort(t))
@@ -137,8 +143,9 @@ bearer:
 	return grpcPort
 }
 
-// createObjects creates the namespace, the echo Service (the AuthService and the catch-all Mapping)
-// and the mnist TF Serving Service, with EndpointSlices pointing at the upstreams.
+// createObjects creates the namespace, the echo Service (the AuthService and the catch-all Mapping),
+// the mnist TF Serving Service and the two notebooks (Notebook and Service), with EndpointSlices
+// pointing at the upstreams.
 func (w *world) createObjects(authzPort int) {
 	t := w.t
 	ctx := context.Background()
@@ -178,6 +185,11 @@ service: echo:80
 			_ = w.cs.CoreV1().Services(w.ns).Delete(context.Background(), name, metav1.DeleteOptions{})
 		}
 	})
+	w.createNotebook(jupyterName, nil, w.jupyter)
+	w.createNotebook(rstudioName, map[string]string{
+		kubeflow.AnnotationNotebookRewrite: "/",
+		kubeflow.AnnotationNotebookHeaders: fmt.Sprintf(`{"X-RStudio-Root-Path": %q}`, w.notebookPath(rstudioName)),
+	}, w.rstudio)
 }
 
 // tfServingService is a Service as Kubeflow's TF Serving template makes it: REST on http-tf-serving.

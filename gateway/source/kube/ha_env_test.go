@@ -223,6 +223,42 @@ func TestLeastPrivilege(t *testing.T) {
 	model := "least-" + ns
 	c.create(t, tfServing(ns, model))
 	envoy.Wait(t, "a model annotated under least privilege", forwards(t, "POST", "/models/"+model+"/", ns+"/"+model+"/8500", "/v1/models/"+model+":predict"))
+	if err := notebookCRD(); err != nil {
+		t.Fatal(err)
+	}
+	c.create(t, notebook(ns, "vscode", map[string]string{kubeflow.AnnotationNotebookRewrite: "/"}))
+	c.create(t, notebookService(ns, "vscode"))
+	envoy.Wait(t, "a notebook routed as its Notebook says under least privilege",
+		forwards(t, "GET", "/notebook/"+ns+"/vscode/a", ns+"/vscode/80", "/a"))
+}
+
+// Without the permission to read Notebooks, notebooks are still routed, with Kubeflow's defaults.
+func TestNotebooksWithoutPermission(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	if err := notebookCRD(); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range rbacObjects(t, ns) {
+		if r, ok := o.(*rbacv1.ClusterRole); ok {
+			r.Rules = slices.DeleteFunc(r.Rules, func(p rbacv1.PolicyRule) bool { return slices.Contains(p.Resources, "notebooks") })
+		}
+		if o.GetName() == "kfgate-controlplane" {
+			o.SetName("kfgate-controlplane-" + ns)
+		}
+		c.create(t, o)
+	}
+	sa, err := c.env.AddUser(envtest.User{Name: "system:serviceaccount:" + ns + ":kfgate-controlplane",
+		Groups: []string{"system:serviceaccounts", "system:authenticated"}}, c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPlane(t, sa.Config(), "default", withModels(kubeflow.DefaultTemplate))
+	envoy := p.envoy(t, "envoy")
+	c.create(t, notebook(ns, "vscode", map[string]string{kubeflow.AnnotationNotebookRewrite: "/"}))
+	c.create(t, notebookService(ns, "vscode"))
+	path := "/notebook/" + ns + "/vscode/a"
+	envoy.Wait(t, "the notebook routed with Kubeflow's defaults", forwards(t, "GET", path, ns+"/vscode/80", path))
 }
 
 // rbacObjects reads the control plane's RBAC manifest, moved into namespace ns.

@@ -3,7 +3,6 @@ package kube_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,17 +17,31 @@ import (
 	"github.com/kfgate/kfgate/test/xdsclient"
 )
 
-// notebookCRD is the part of Kubeflow's Notebook CRD kfgate relies on: kubeflow.org/v1 Notebook, namespaced.
-var notebookCRD = sync.OnceValue(func() error {
+// notebookCRDOptions install the part of Kubeflow's Notebook CRD kfgate relies on: kubeflow.org/v1
+// Notebook, namespaced.
+func notebookCRDOptions() envtest.CRDInstallOptions {
 	crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "notebooks.kubeflow.org"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{Group: kubeflow.NotebookGroup, Scope: apiextensionsv1.NamespaceScoped,
 			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kubeflow.NotebookKind, ListKind: "NotebookList", Plural: "notebooks", Singular: "notebook"},
 			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
 				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
 					Type: "object", XPreserveUnknownFields: ptr.To(true)}}}}}}
-	_, err := envtest.InstallCRDs(shared.cfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
+	return envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}
+}
+
+// notebookCRD installs the Notebook CRD (if it is not there) and waits until it is served.
+func notebookCRD() error {
+	_, err := envtest.InstallCRDs(shared.cfg, notebookCRDOptions())
 	return err
-})
+}
+
+// removeNotebookCRD uninstalls the Notebook CRD and waits until it is gone: other tests install it.
+func removeNotebookCRD(t testing.TB) {
+	t.Helper()
+	if err := envtest.UninstallCRDs(shared.cfg, notebookCRDOptions()); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // notebookService is a Service as Kubeflow's notebook controller makes it for Notebook name.
 func notebookService(ns, name string) *corev1.Service {
@@ -53,6 +66,7 @@ func notebook(ns, name string, annotations map[string]string) *unstructured.Unst
 func TestNotebookRouted(t *testing.T) {
 	c := needCluster(t)
 	ns := c.namespace(t)
+	removeNotebookCRD(t)
 	p := startPlane(t, c.cfg, "default", withModels(kubeflow.DefaultTemplate))
 	envoy := p.envoy(t, "envoy")
 	svc := notebookService(ns, "vscode")
