@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -126,33 +127,7 @@ func TestAuthnConfig(t *testing.T) {
 	for _, b := range variants {
 		t.Run(b.name, func(t *testing.T) {
 			out := render(t, b.dir)
-			d := out.deployment(t, "kfgate-authn")
-			c := container(t, d, "authn")
-			if len(c.Args) == 0 || c.Args[0] != "authn" {
-				t.Fatalf("kfgate-authn runs %q, want `authn ...`", c.Args)
-			}
-			fs := pflag.NewFlagSet("authn", pflag.ContinueOnError)
-			authn.RegisterFlags(fs)
-			fs.String("kubeconfig", "", "")
-			if err := fs.Parse(c.Args[1:]); err != nil {
-				t.Fatal(err)
-			}
-			file, _ := fs.GetString("config")
-			local := filepath.Join(t.TempDir(), "authn.yaml")
-			if err := os.WriteFile(local, []byte(mountedFile(t, out, d.Spec.Template.Spec, c, file)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := fs.Set("config", local); err != nil {
-				t.Fatal(err)
-			}
-			clearAuthnEnv(t)
-			for _, e := range c.Env {
-				t.Setenv(e.Name, envValue(t, out, e))
-			}
-			cfg, err := authn.Load(fs, os.Getenv)
-			if err != nil {
-				t.Fatalf("kfgate authn would not start: %v", err)
-			}
+			cfg, d, c := loadAuthn(t, out)
 			for addr, port := range map[string]string{cfg.GRPCAddress: "grpc", cfg.HTTPAddress: "http"} {
 				if _, p, _ := net.SplitHostPort(addr); strconv.Itoa(int(containerPort(c, port))) != p {
 					t.Errorf("kfgate authn listens on %s, but its %s port is %d", addr, port, containerPort(c, port))
@@ -173,6 +148,41 @@ func TestAuthnConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadAuthn loads a build's kfgate authn configuration as kfgate authn would: its container's
+// arguments, its environment (from the build's ConfigMaps) and its mounted configuration file. The
+// test's own KFGATE_AUTHN_* variables are unset for the test.
+func loadAuthn(t *testing.T, out *output) (authn.Config, *appsv1.Deployment, corev1.Container) {
+	t.Helper()
+	d := out.deployment(t, "kfgate-authn")
+	c := container(t, d, "authn")
+	if len(c.Args) == 0 || c.Args[0] != "authn" {
+		t.Fatalf("kfgate-authn runs %q, want `authn ...`", c.Args)
+	}
+	fs := pflag.NewFlagSet("authn", pflag.ContinueOnError)
+	authn.RegisterFlags(fs)
+	fs.String("kubeconfig", "", "")
+	if err := fs.Parse(c.Args[1:]); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := fs.GetString("config")
+	local := filepath.Join(t.TempDir(), "authn.yaml")
+	if err := os.WriteFile(local, []byte(mountedFile(t, out, d.Spec.Template.Spec, c, file)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Set("config", local); err != nil {
+		t.Fatal(err)
+	}
+	clearAuthnEnv(t)
+	for _, e := range c.Env {
+		t.Setenv(e.Name, envValue(t, out, e))
+	}
+	cfg, err := authn.Load(fs, os.Getenv)
+	if err != nil {
+		t.Fatalf("kfgate authn would not start: %v", err)
+	}
+	return cfg, d, c
 }
 
 // clearAuthnEnv unsets every KFGATE_AUTHN_* variable of the test's own environment for the test.
@@ -245,6 +255,14 @@ func checkKubeflowAuthn(t *testing.T, cfg authn.Config) {
 	}
 	if cfg.Bearer.Kubernetes.Mode != "tokenreview" || cfg.Bearer.Kubernetes.Issuer == "" {
 		t.Errorf("ServiceAccount tokens (the KFP SDK's) need TokenReviews: %+v", cfg.Bearer.Kubernetes)
+	}
+	// Multi-tenancy: a profile's notebooks and models admit only those Kubeflow's roles let get
+	// notebooks there; the shared apps' namespaces are open to every logged-in user.
+	if ns := cfg.Authorization.Namespace; !ns.Enabled || ns.Verb != "get" || ns.Group != "kubeflow.org" || ns.Resource != "notebooks" {
+		t.Errorf("namespace access must be on, asking for get notebooks.kubeflow.org: %+v", ns)
+	}
+	if ex := slices.Sorted(slices.Values(cfg.Authorization.ExemptNamespaces)); !slices.Equal(ex, []string{"auth", "kubeflow"}) {
+		t.Errorf("exempt namespaces %q, want exactly kubeflow and auth (the shared apps')", cfg.Authorization.ExemptNamespaces)
 	}
 }
 

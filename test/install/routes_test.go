@@ -27,8 +27,9 @@ import (
 
 // gateway variants what a build's Services tell kfgate, as the control plane would see them in the
 // cluster, with the flags the control plane runs with. A cert-manager Certificate of the build
-// stands for the kubernetes.io/tls Secret it will write (a test certificate).
-func gateway(t *testing.T, b variant) (*build.Result, *routeeval.Router) {
+// stands for the kubernetes.io/tls Secret it will write (a test certificate). extra are more of the
+// cluster's objects (a notebook's Service, say).
+func gateway(t *testing.T, b variant, extra ...source.Objects) (*build.Result, *routeeval.Router) {
 	t.Helper()
 	out := render(t, b.dir)
 	plane := container(t, out.deployment(t, "kfgate-controlplane"), "controlplane")
@@ -43,6 +44,11 @@ func gateway(t *testing.T, b variant) (*build.Result, *routeeval.Router) {
 	var objs source.Objects
 	if b.namespace == "kubeflow" {
 		objs = kubeflowApps()
+	}
+	for _, e := range extra {
+		objs.Services = append(objs.Services, e.Services...)
+		objs.EndpointSlices = append(objs.EndpointSlices, e.EndpointSlices...)
+		objs.Texts = append(objs.Texts, e.Texts...)
 	}
 	for _, svc := range out.services(t) {
 		svc.CreationTimestamp = metav1.NewTime(time.Unix(1, 0))

@@ -211,12 +211,15 @@ func portMatches(c corev1.Container, port intstr.IntOrString) bool {
 
 // allowedRules is the whole of the RBAC kfgate may be granted, by role: anything else in a build
 // is an error. The control plane's is kustomize/base/controlplane/rbac.yaml (which
-// gateway/source/kube's least-privilege test runs under); kfgate authn's is the TokenReview the
-// Kubeflow overlay needs for ServiceAccount tokens.
+// gateway/source/kube's least-privilege test runs under; Notebooks for the notebook helper);
+// kfgate authn's are the TokenReviews the Kubeflow overlay needs for ServiceAccount tokens and the
+// SubjectAccessReviews of its namespace access check.
 var allowedRules = map[string][]string{
-	"ClusterRole/kfgate-controlplane":          {"/services:get,list,watch,patch", "/pods:get,list,watch", "/secrets:get,list,watch", "discovery.k8s.io/endpointslices:get,list,watch", "events.k8s.io/events:create,patch"},
-	"Role/kfgate-controlplane-leader-election": {"coordination.k8s.io/leases:get,create,update"},
-	"ClusterRole/kfgate-authn-tokenreview":     {"authentication.k8s.io/tokenreviews:create"},
+	"ClusterRole/kfgate-controlplane": {"/services:get,list,watch,patch", "/pods:get,list,watch", "/secrets:get,list,watch",
+		"kubeflow.org/notebooks:get,list,watch", "discovery.k8s.io/endpointslices:get,list,watch", "events.k8s.io/events:create,patch"},
+	"Role/kfgate-controlplane-leader-election":     {"coordination.k8s.io/leases:get,create,update"},
+	"ClusterRole/kfgate-authn-tokenreview":         {"authentication.k8s.io/tokenreviews:create"},
+	"ClusterRole/kfgate-authn-subjectaccessreview": {"authorization.k8s.io/subjectaccessreviews:create"},
 }
 
 // TestRBAC: no wildcard anywhere, only the rules above, and every binding names a role and a
