@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
 // Kubeflow's notebook controller creates, for every Notebook, a Service of the same name that the
@@ -194,23 +196,6 @@ func notebookRewrite(a map[string]string) (string, error) {
 // headerNameRE is an HTTP token, lower-cased as kfgate's decoder wants it.
 var headerNameRE = regexp.MustCompile("^[a-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 
-// gatewayHeader reports whether a header is the gateway's to set, never a notebook's: the identity
-// kfgate authn vouches for (kubeflow-userid, kubeflow-groups), credentials, forwarding and tracing
-// headers, and hop-by-hop ones.
-func gatewayHeader(name string) bool {
-	switch name {
-	case "host", "authorization", "cookie", "x-request-id", "forwarded", "connection", "upgrade", "te",
-		"transfer-encoding", "keep-alive", "content-length", "expect":
-		return true
-	}
-	for _, p := range []string{"kubeflow-", "x-forwarded-", "x-envoy-", "proxy-", "x-kfgate-"} {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func notebookHeaders(a map[string]string) (map[string]string, error) {
 	v, ok := a[AnnotationNotebookHeaders]
 	if !ok || strings.TrimSpace(v) == "" {
@@ -233,7 +218,7 @@ func notebookHeaders(a map[string]string) (map[string]string, error) {
 		switch {
 		case !headerNameRE.MatchString(lower):
 			return nil, &FieldError{Field: field, Value: name, Message: "not an HTTP header name"}
-		case gatewayHeader(lower):
+		case mapping.GatewayHeader(lower):
 			return nil, &FieldError{Field: field, Value: name, Message: "the gateway sets this header; a notebook may not"}
 		case strings.ContainsAny(val, "\r\n\x00") || len(val) > 4096:
 			return nil, &FieldError{Field: field, Value: name, Message: "a header value may not hold CR, LF or NUL, nor exceed 4096 bytes"}

@@ -1,6 +1,7 @@
 package kubeflow
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -21,8 +22,8 @@ func FuzzNotebookAnnotations(f *testing.F) {
 		svc := notebookService("ns", "nb")
 		rec, err := RecogniseNotebook(svc, map[string]string{AnnotationNotebookRewrite: rewrite, AnnotationNotebookHeaders: headers})
 		if err != nil {
-			fe, ok := err.(*FieldError)
-			if !ok || !strings.HasPrefix(fe.Field, "Notebook metadata.annotations[notebooks.kubeflow.org/") {
+			var fe *FieldError
+			if !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "Notebook metadata.annotations[notebooks.kubeflow.org/") {
 				t.Fatalf("error not naming the annotation: %v", err)
 			}
 			return
@@ -32,7 +33,7 @@ func FuzzNotebookAnnotations(f *testing.F) {
 			t.Fatalf("rewrite %q accepted", n.Rewrite)
 		}
 		for k := range n.Headers {
-			if gatewayHeader(k) {
+			if mapping.GatewayHeader(k) {
 				t.Fatalf("gateway header %q accepted", k)
 			}
 		}

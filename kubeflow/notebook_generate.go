@@ -58,7 +58,7 @@ func GenerateNotebook(n Notebook, opts GenerateOptions) (string, error) {
 		if doc.Headers == nil {
 			doc.Headers = map[string]headerValue{}
 		}
-		if !headerNameRE.MatchString(k) || gatewayHeader(k) {
+		if !headerNameRE.MatchString(k) || mapping.GatewayHeader(k) {
 			return "", &FieldError{Field: "headers", Value: k, Message: "not a header a notebook may set"}
 		}
 		doc.Headers[k] = headerValue{Value: v} // set, replacing what the client sent (Istio's headers.request.set)

@@ -27,6 +27,7 @@ type serveConfig struct {
 	HTTPSPort          uint32        `mapstructure:"https-port"`
 	ID                 string        `mapstructure:"id"`
 	ClusterDomain      string        `mapstructure:"cluster-domain"`
+	TrustedNamespaces  []string      `mapstructure:"trusted-namespaces"`
 	Holdoff            time.Duration `mapstructure:"holdoff"`
 	MaxHoldoff         time.Duration `mapstructure:"max-holdoff"`
 	LogLevel           string        `mapstructure:"log-level"`
@@ -54,6 +55,7 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.Uint32("https-port", 8443, "port of Envoy's HTTPS listener (when a TLSContext serves hosts)")
 	f.String("id", "default", "ambassador_id of this installation: documents owned by another id are ignored")
 	f.String("cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
+	f.StringSlice("trusted-namespaces", nil, trustedHelp)
 	f.Duration("holdoff", 20*time.Millisecond, "rebuild this long after the last change (kubernetes: a change that comes this long or more after the one before is built at once)")
 	f.Duration("max-holdoff", 200*time.Millisecond, "but at most this long after the first")
 	f.String("log-level", "info", "log level: debug, info or error")
@@ -69,6 +71,10 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.Bool("kubeflow-notebooks", true, "route every Kubeflow notebook at /notebook/<namespace>/<name>/ as Kubeflow does, writing its Mapping into kfgate.io/generated-config (--source kubernetes; reads Notebooks' routing annotations when allowed)")
 	f.String("model-path-template", kubeflow.DefaultTemplate, "path of each model: {name}, and {namespace} for multi-tenant clusters (/models/{namespace}/{name}/)")
 }
+
+// trustedHelp is --trusted-namespaces' help, shared by serve, render and lint.
+const trustedHelp = "namespaces whose Services' annotations may configure everything, comma-separated; elsewhere (tenants' namespaces) " +
+	"only Mappings to the namespace's own Services, behind the login, with no host, precedence or gateway headers (docs/annotations.md#trusted-namespaces); default: every namespace"
 
 func loadServeConfig(cmd *cobra.Command) (serveConfig, error) {
 	v := viper.New()
@@ -124,19 +130,27 @@ func (c serveConfig) validate() error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("--id must not be empty"))
 	}
+	errs = append(errs, namespaceNames("--trusted-namespaces", c.TrustedNamespaces)...)
 	if _, err := levelOf(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-func (c serveConfig) validateKube() []error {
+// namespaceNames checks a flag's namespace names.
+func namespaceNames(flag string, names []string) []error {
 	var errs []error
-	for _, ns := range c.WatchNamespaces {
+	for _, ns := range names {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
-			errs = append(errs, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; ")))
+			errs = append(errs, fmt.Errorf("%s: %q is not a namespace name: %s", flag, ns, strings.Join(msgs, "; ")))
 		}
 	}
+	return errs
+}
+
+func (c serveConfig) validateKube() []error {
+	var errs []error
+	errs = append(errs, namespaceNames("--watch-namespaces", c.WatchNamespaces)...)
 	if msgs := validation.IsDNS1123Subdomain(c.leaseName()); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--id %q cannot name a Lease (%s): %s", c.ID, c.leaseName(), strings.Join(msgs, "; ")))
 	}

@@ -18,6 +18,7 @@ type offlineFlags struct {
 	listenerPort  uint32
 	httpsPort     uint32
 	clusterDomain string
+	trusted       []string
 }
 
 func (f *offlineFlags) register(cmd *cobra.Command) {
@@ -26,6 +27,7 @@ func (f *offlineFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Uint32Var(&f.listenerPort, "listener-port", 8080, "port of Envoy's HTTP listener")
 	cmd.Flags().Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener (when a TLSContext serves hosts)")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
+	cmd.Flags().StringSliceVar(&f.trusted, "trusted-namespaces", nil, trustedHelp)
 	_ = cmd.MarkFlagRequired("filename") // cannot fail: the flag was just defined
 }
 
@@ -34,7 +36,8 @@ func (f *offlineFlags) build() (*build.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := build.NewBuilder(build.Options{ID: f.id, ListenerPort: f.listenerPort, HTTPSPort: f.httpsPort, ClusterDomain: f.clusterDomain})
+	b := build.NewBuilder(build.Options{ID: f.id, ListenerPort: f.listenerPort, HTTPSPort: f.httpsPort, ClusterDomain: f.clusterDomain,
+		TrustedNamespaces: f.trusted})
 	return b.Build(objs)
 }
 

@@ -74,7 +74,8 @@ func serve(cmd *cobra.Command, cfg serveConfig) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	xdsServer := server.New(server.Options{Logger: log.WithName("xds"), Registry: reg})
 	diag := diagnostics.New(reg, xdsServer.Ready)
-	runner := controlplane.New(build.Options{ID: cfg.ID, ListenerPort: cfg.ListenerPort, HTTPSPort: cfg.HTTPSPort, ClusterDomain: cfg.ClusterDomain},
+	runner := controlplane.New(build.Options{ID: cfg.ID, ListenerPort: cfg.ListenerPort, HTTPSPort: cfg.HTTPSPort, ClusterDomain: cfg.ClusterDomain,
+		TrustedNamespaces: cfg.TrustedNamespaces},
 		xdsServer, diag, reg, log.WithName("build"))
 
 	xdsLis, err := net.Listen("tcp", cfg.XDSAddress)

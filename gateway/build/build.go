@@ -21,6 +21,22 @@ type Options struct {
 	ClusterDomain string
 	// Now is the clock certificate expiry is judged by (nil: time.Now).
 	Now func() time.Time
+	// TrustedNamespaces, when not empty, are the only namespaces whose Services' annotations may
+	// configure everything; the others' are held to a tenant's routes (mapping/trust.go).
+	TrustedNamespaces []string
+}
+
+// decodeOptions are the decoder's options for this installation.
+func (o Options) decodeOptions() mapping.Options {
+	mo := mapping.Options{ID: o.ID}
+	if len(o.TrustedNamespaces) > 0 {
+		trusted := make(map[string]bool, len(o.TrustedNamespaces))
+		for _, ns := range o.TrustedNamespaces {
+			trusted[ns] = true
+		}
+		mo.Trusted = func(ns string) bool { return trusted[ns] }
+	}
+	return mo
 }
 
 // Result is one build: what to serve and what to tell users.

@@ -20,6 +20,7 @@ import (
 // need and no more. An Engine is not safe for concurrent use: one reconcile loop owns it.
 type Engine struct {
 	opts       Options
+	decode     mapping.Options
 	state      *ir.State
 	translator xds.Translator
 	texts      map[textID]*text
@@ -75,7 +76,7 @@ type goodVersion struct {
 
 // NewEngine returns an empty Engine.
 func NewEngine(opts Options) *Engine {
-	return &Engine{opts: opts, state: ir.NewState(ir.Options{ListenerPort: opts.ListenerPort, HTTPSPort: opts.HTTPSPort,
+	return &Engine{opts: opts, decode: opts.decodeOptions(), state: ir.NewState(ir.Options{ListenerPort: opts.ListenerPort, HTTPSPort: opts.HTTPSPort,
 		ClusterDomain: opts.ClusterDomain, Now: opts.Now}),
 		texts: map[textID]*text{}, services: map[string]*corev1.Service{}, slices: map[string]*discoveryv1.EndpointSlice{},
 		bySvc: map[string]map[string]*discoveryv1.EndpointSlice{}, objects: map[objectKey]int{}, withDiags: map[textID]*text{}}
@@ -94,7 +95,7 @@ func (e *Engine) SetText(t source.Text) {
 		return
 	}
 	d := decoded{}
-	d.docs, d.diags = mapping.Decode(t.Source, t.Body, mapping.Options{ID: e.opts.ID})
+	d.docs, d.diags = mapping.Decode(t.Source, t.Body, e.decode)
 	e.apply(t, d)
 }
 
@@ -148,7 +149,7 @@ func (e *Engine) apply(t source.Text, d decoded) {
 		}
 	}
 	for _, dg := range d.diags {
-		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError)
+		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError && dg.Reason != mapping.ReasonUntrusted)
 	}
 	e.texts[id] = nt
 	e.changed = true
@@ -275,7 +276,7 @@ func (e *Engine) setTexts(texts []source.Text) {
 			changed = append(changed, t)
 		}
 	}
-	for i, d := range decodeAll(changed, e.opts.ID) {
+	for i, d := range decodeAll(changed, e.decode) {
 		e.apply(changed[i], d)
 	}
 }
@@ -312,14 +313,14 @@ func (e *Engine) syncServices(svcs []*corev1.Service, sls []*discoveryv1.Endpoin
 }
 
 // decodeAll decodes texts in parallel: decoding is pure and the bulk of a cold build.
-func decodeAll(texts []source.Text, id string) []decoded {
+func decodeAll(texts []source.Text, opts mapping.Options) []decoded {
 	out := make([]decoded, len(texts))
 	workers := min(runtime.GOMAXPROCS(0), len(texts))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for j := w; j < len(texts); j += workers {
-				out[j].docs, out[j].diags = mapping.Decode(texts[j].Source, texts[j].Body, mapping.Options{ID: id})
+				out[j].docs, out[j].diags = mapping.Decode(texts[j].Source, texts[j].Body, opts)
 			}
 		})
 	}
@@ -370,7 +371,7 @@ func (e *Engine) authDiagnostics() []mapping.Diagnostic {
 		}
 		seen := map[string]bool{}
 		for _, d := range t.diags {
-			if d.DocKind != mapping.KindAuthService || d.Severity != mapping.SeverityError || seen[d.Location()+d.DocName] {
+			if d.DocKind != mapping.KindAuthService || d.Severity != mapping.SeverityError || d.Reason == mapping.ReasonUntrusted || seen[d.Location()+d.DocName] {
 				continue
 			}
 			seen[d.Location()+d.DocName] = true

@@ -3,7 +3,10 @@ package build
 import (
 	"encoding/json"
 	"flag"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -24,13 +27,30 @@ func TestGolden(t *testing.T) {
 	golden.Cases(t, "testdata", ".in.yaml", ".out.yaml", *update, "make testdata", renderGolden)
 }
 
+// trustedLine is an in.yaml's "# trusted-namespaces: a,b" line: kfgate serve's --trusted-namespaces.
+var trustedLine = regexp.MustCompile(`(?m)^# trusted-namespaces: (\S+)$`)
+
+// goldenOptions are the build options a case asks for in its comments.
+func goldenOptions(t *testing.T, in string) Options {
+	t.Helper()
+	raw, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o Options
+	if m := trustedLine.FindSubmatch(raw); m != nil {
+		o.TrustedNamespaces = strings.Split(string(m[1]), ",")
+	}
+	return o
+}
+
 func renderGolden(t *testing.T, in string) []byte {
 	t.Helper()
 	objs, err := source.LoadPaths(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := NewBuilder(Options{}).Build(objs)
+	res, err := NewBuilder(goldenOptions(t, in)).Build(objs)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

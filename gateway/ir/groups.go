@@ -57,12 +57,33 @@ func (r *resolver) mirror(shadows []*candidate, hasPrimary bool) *candidate {
 	return kept
 }
 
+// keepTrusted drops tenants' Mappings from a group that a trusted namespace's Mapping leads (the
+// group is sorted by age, trusted first): a tenant may not take a share of a trusted path, even as
+// a canary.
+func (r *resolver) keepTrusted(ps []*candidate) []*candidate {
+	if ps[0].doc.Source.Tenant {
+		return ps
+	}
+	kept := ps[:0:0]
+	for _, c := range ps {
+		if !c.doc.Source.Tenant {
+			kept = append(kept, c)
+			continue
+		}
+		r.report(c.doc, mapping.SeverityError, mapping.ReasonConflict, "prefix",
+			"matches exactly the same requests as Mapping %s/%s from %s, of a trusted namespace, which wins over every tenant's, weight or not",
+			ps[0].doc.Namespace, ps[0].doc.Name, ps[0].doc.Source.Object())
+	}
+	return kept
+}
+
 // weigh resolves collisions and weights: it returns the surviving Mappings, each route's Clusters[0]
 // weight set to its share of traffic (percent).
 func (r *resolver) weigh(ps []*candidate) []*candidate {
 	if len(ps) == 0 {
 		return nil
 	}
+	ps = r.keepTrusted(ps)
 	weighted := false
 	for _, c := range ps {
 		weighted = weighted || c.m.Weight != nil

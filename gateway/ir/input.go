@@ -52,6 +52,14 @@ func Key(namespace, name string) string { return namespace + "/" + name }
 // compareAge orders documents oldest source first, then by namespace/name, file, key and position:
 // the deterministic order in which duplicates and collisions are resolved.
 func compareAge(a, b *mapping.Document) int {
+	// A trusted namespace's document is older than any tenant's: a tenant's Service created before
+	// kfgate was installed must not take the dashboard's path.
+	if a.Source.Tenant != b.Source.Tenant {
+		if b.Source.Tenant {
+			return -1
+		}
+		return 1
+	}
 	if c := a.Source.Created.Compare(b.Source.Created); c != 0 {
 		return c
 	}

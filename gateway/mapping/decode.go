@@ -16,6 +16,9 @@ import (
 type Options struct {
 	// ID is this installation's ambassador_id; documents owned by another id are ignored. "" is "default".
 	ID string
+	// Trusted, when set, says which namespaces' Service annotations may use everything (see
+	// trust.go); nil trusts every namespace.
+	Trusted func(namespace string) bool
 }
 
 func (o Options) id() string {
@@ -42,7 +45,11 @@ func Decode(src Source, text string, opts Options) ([]Document, []Diagnostic) {
 		}
 		if doc, ok := decodeChunk(r, chunk, opts); ok {
 			doc.Source, doc.Index = src, i
-			docs = append(docs, doc)
+			if d := checkTrust(src, &doc, opts); d != nil {
+				r.diags = append(r.diags, *d)
+			} else {
+				docs = append(docs, doc)
+			}
 		}
 		diags = append(diags, r.diags...)
 	}

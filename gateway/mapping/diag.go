@@ -27,6 +27,8 @@ type Source struct {
 	File      string    `json:"file,omitempty"` // file path, empty when read from the API server
 	Line      int       `json:"line,omitempty"` // 1-based line in File where the text starts; 0 when unknown
 	Created   time.Time `json:"created,omitzero"`
+	// Tenant is set on documents from a namespace that is not trusted (Options.Trusted).
+	Tenant bool `json:"tenant,omitempty"`
 }
 
 // Object names the source object for people: "Service kubeflow/jupyter" or the file path.
