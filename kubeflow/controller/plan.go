@@ -32,7 +32,8 @@ func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, notebooks map[str
 		key := svc.Namespace + "/" + svc.Name
 		if owner, ok := kubeflow.NotebookOwner(svc); ok {
 			if o.Notebooks {
-				planNotebook(svc, key, notebooks[svc.Namespace+"/"+owner.Name], o, want, notes)
+				ann, known := notebooks[svc.Namespace+"/"+owner.Name]
+				planNotebook(svc, key, ann, known, o, want, notes)
 			}
 			continue
 		}
@@ -75,8 +76,14 @@ func plan(svcs []corev1.Service, pods map[string][]corev1.Pod, notebooks map[str
 
 // planNotebook routes a notebook's Service. A mistake in its Notebook's annotations keeps the route
 // the Service has (the last good one), and the Service is told.
-func planNotebook(svc *corev1.Service, key string, annotations map[string]string, o Options, want map[string]string, notes map[string]note) {
+// While its Notebook is unknown (Notebooks unreadable, or the Notebook gone before its Service), a
+// route the Service has is kept too: Kubeflow's defaults would break a VS Code or RStudio notebook.
+func planNotebook(svc *corev1.Service, key string, annotations map[string]string, known bool, o Options, want map[string]string, notes map[string]note) {
 	r, err := kubeflow.RecogniseNotebook(svc, annotations)
+	if cur := svc.Annotations[mapping.AnnotationGenerated]; err == nil && r.Notebook != nil && !known && cur != "" {
+		want[key] = cur
+		return
+	}
 	if err == nil && r.Notebook == nil {
 		return // opted out
 	}

@@ -116,9 +116,17 @@ func TestPlanNotebooks(t *testing.T) {
 	if v, ok := want["u/out"]; ok || v != "" {
 		t.Errorf("opted out: %q", v)
 	}
-	// Unknown Notebooks (no CRD, no RBAC): Kubeflow's defaults.
+	// Unknown Notebooks (no CRD, no RBAC): Kubeflow's defaults for a new notebook; a routed one keeps
+	// its route, as does one whose Notebook is gone before its Service.
 	want, _ = plan([]corev1.Service{vscode}, nil, nil, Options{Models: true, Notebooks: true})
 	if !strings.Contains(want["u/vscode"], "rewrite: /notebook/u/vscode/\n") {
 		t.Errorf("vscode without its Notebook: %q", want["u/vscode"])
+	}
+	routed := vscode.DeepCopy()
+	routed.Annotations = map[string]string{mapping.AnnotationGenerated: "vscode's route"}
+	for _, nbs := range []map[string]map[string]string{nil, {"u/other": {}}} {
+		if want, _ = plan([]corev1.Service{*routed}, nil, nbs, Options{Notebooks: true}); want["u/vscode"] != "vscode's route" {
+			t.Errorf("a routed notebook whose Notebook is unknown (%v): %q", nbs, want["u/vscode"])
+		}
 	}
 }
