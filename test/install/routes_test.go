@@ -55,16 +55,13 @@ func gateway(t *testing.T, b variant, extra ...source.Objects) (*build.Result, *
 		objs.Services = append(objs.Services, svc)
 		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
 	}
-	for _, c := range out.ofKind("Certificate") {
-		name, _, _ := unstructured.NestedString(c.Object, "spec", "secretName")
-		objs.Secrets = append(objs.Secrets, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.GetNamespace()},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{"tls.crt": pki.File("example.crt"), "tls.key": pki.File("example.key")},
-		})
+	objs.Secrets = append(objs.Secrets, certificateSecrets(out)...)
+	var trusted []string
+	if v, ok := flag(plane.Args, "trusted-namespaces"); ok {
+		trusted = strings.Split(v, ",")
 	}
 	res, err := build.NewBuilder(build.Options{ID: "default", ListenerPort: port("listener-port"), HTTPSPort: port("https-port"),
-		ClusterDomain: "cluster.local", Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
+		ClusterDomain: "cluster.local", TrustedNamespaces: trusted, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +75,21 @@ func gateway(t *testing.T, b variant, extra ...source.Objects) (*build.Result, *
 		t.Fatalf("the route evaluator refuses the build's routes: %v", err)
 	}
 	return res, router
+}
+
+// certificateSecrets are the kubernetes.io/tls Secrets the rendering's cert-manager Certificates
+// will write (a test certificate).
+func certificateSecrets(out *output) []*corev1.Secret {
+	var secrets []*corev1.Secret
+	for _, c := range out.ofKind("Certificate") {
+		name, _, _ := unstructured.NestedString(c.Object, "spec", "secretName")
+		secrets = append(secrets, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.GetNamespace()},
+			Type:       corev1.SecretTypeTLS,
+			Data:       map[string][]byte{"tls.crt": pki.File("example.crt"), "tls.key": pki.File("example.key")},
+		})
+	}
+	return secrets
 }
 
 // The Services of Kubeflow's apps the routes lead to (as kubeflow/manifests defines them), each

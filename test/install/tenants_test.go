@@ -1,0 +1,92 @@
+package install
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfgate/kfgate/gateway/build"
+	"github.com/kfgate/kfgate/gateway/mapping"
+	"github.com/kfgate/kfgate/gateway/source"
+)
+
+// TestKubeflowTenants: the Kubeflow overlays trust only kfgate's and Dex's namespaces, so a profile's
+// Service cannot switch the login off for a path, forge kubeflow-userid or replace the AuthService,
+// while the overlay's own routes (Dex's without a login) still lint clean.
+func TestKubeflowTenants(t *testing.T) {
+	for _, vn := range []string{"kubeflow", "kubeflow-all"} {
+		t.Run(vn, func(t *testing.T) {
+			out := render(t, variantNamed(t, vn).dir)
+			plane := container(t, out.deployment(t, "kfgate-controlplane"), "controlplane")
+			v, ok := flag(plane.Args, "trusted-namespaces")
+			if !ok || v != "kubeflow,auth" {
+				t.Fatalf("the control plane's --trusted-namespaces=%q (set %t), want kubeflow,auth", v, ok)
+			}
+			objs := kubeflowApps()
+			objs.Secrets = certificateSecrets(out)
+			for _, svc := range out.services(t) {
+				svc.CreationTimestamp = metav1.NewTime(metav1.Now().Time) // installed after the profile's Service below
+				objs.Services = append(objs.Services, svc)
+				objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
+			}
+			tenant := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "kubeflow-user-example-com",
+				Annotations: map[string]string{mapping.AnnotationKfgate: `---
+apiVersion: getambassador.io/v2
+kind: Mapping
+name: public
+prefix: /public/
+service: app
+bypass_auth: true
+---
+apiVersion: getambassador.io/v2
+kind: Mapping
+name: admin
+prefix: /admin/
+service: centraldashboard.kubeflow:80
+add_request_headers:
+  kubeflow-userid: {value: admin@example.com, append: false}
+---
+apiVersion: getambassador.io/v2
+kind: AuthService
+name: open
+auth_service: app:9191
+proto: grpc
+---
+apiVersion: getambassador.io/v2
+kind: Mapping
+name: dashboard
+prefix: /
+service: app
+`}}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+			objs.Services = append(objs.Services, tenant)
+			objs.Texts = append(objs.Texts, source.ServiceTexts(tenant, "", nil)...)
+			res, err := build.NewBuilder(build.Options{ID: "default", TrustedNamespaces: strings.Split(v, ","),
+				Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := map[string]string{}
+			for _, d := range res.Diagnostics {
+				switch {
+				case d.Source.Namespace == tenant.Namespace && d.Severity == mapping.SeverityError:
+					refused[d.DocName] = d.Reason
+				case d.Severity != mapping.SeverityInfo:
+					t.Errorf("the overlay's own annotations must lint clean: %s", d)
+				}
+			}
+			want := map[string]string{"public": mapping.ReasonUntrusted, "admin": mapping.ReasonUntrusted, "open": mapping.ReasonUntrusted,
+				"dashboard": mapping.ReasonConflict}
+			for name, reason := range want {
+				if refused[name] != reason {
+					t.Errorf("the profile's %s: %q, want %s (all refused: %v)", name, refused[name], reason, refused)
+				}
+			}
+			if a := res.Config.Listener.Auth; a == nil || !strings.HasPrefix(a.Cluster, "kubeflow/kfgate-authn/") {
+				t.Errorf("ext_authz %+v, want the overlay's kfgate-authn", a)
+			}
+		})
+	}
+}
