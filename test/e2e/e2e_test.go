@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -94,19 +95,8 @@ func TestE2E(t *testing.T) {
 	})
 
 	t.Run("4-identity-headers-not-forgeable", func(t *testing.T) {
-		forged := map[string]string{"kubeflow-userid": "mallory@example.com", "kubeflow_userid": "mallory@example.com",
-			"KUBEFLOW-USERID": "mallory@example.com", "kubeflow-groups": "admins", "Accept": acceptHTML}
-		check := func(t *testing.T, e echoed, want string) {
-			t.Helper()
-			for k, v := range e.Headers {
-				if strings.Contains(v, "mallory") {
-					t.Errorf("the upstream received %s: %q", k, v)
-				}
-			}
-			if e.Headers["kubeflow-userid"] != want {
-				t.Errorf("kubeflow-userid %q, want %q", e.Headers["kubeflow-userid"], want)
-			}
-		}
+		forged := forgedIdentity(map[string]string{"Accept": acceptHTML})
+		check := checkIdentity
 		check(t, session.echo(t, http.MethodGet, "/whoami", forged), user.Email)
 		bearer := map[string]string{"Authorization": "Bearer " + token}
 		for k, v := range forged {
@@ -134,7 +124,224 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("6-logout-ends-both-sessions", func(t *testing.T) {
+	t.Run("6-notebook-lab-and-kernel-websocket", func(t *testing.T) {
+		lab, kernel := w.notebookPath(jupyterName)+"lab", w.notebookPath(jupyterName)+"api/kernels/k1/channels"
+		// The route reaches the gateway a moment after the Service's annotation.
+		eventually(t, "the notebook's route", func() (bool, string) {
+			resp, body := session.do(t, http.MethodGet, lab, map[string]string{"Accept": acceptHTML}, "")
+			return resp.StatusCode == http.StatusOK && strings.Contains(body, "notebook "+jupyterName), resp.Status + " " + body
+		})
+		resp, body := session.do(t, http.MethodGet, lab, map[string]string{"Accept": acceptHTML}, "")
+		if !strings.Contains(body, "kubeflow-userid: "+user.Email) {
+			t.Errorf("the notebook's page: %s %q, want it served to %s", resp.Status, body, user.Email)
+		}
+		seen := w.jupyter.requests()
+		if last := seen[len(seen)-1]; last.Path != lab || last.Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("the notebook received %s as %q, want %s (the path kept) as %s", last.Path, last.Headers["kubeflow-userid"], lab, user.Email)
+		}
+
+		n := len(w.jupyter.requests())
+		resp, ws := session.dialWebSocket(t, kernel, nil)
+		if ws == nil {
+			t.Fatalf("a kernel's websocket with the session: %s, want 101", resp.Status)
+		}
+		if got := ws.roundTrip(t, "execute_request 1"); got != "echo: execute_request 1" {
+			t.Errorf("through the kernel's websocket: %q, want the notebook's echo", got)
+		}
+		if got := ws.roundTrip(t, strings.Repeat("x", 300)); got != "echo: "+strings.Repeat("x", 300) {
+			t.Errorf("a 300-byte message through the websocket: %d bytes back, want the echo", len(got))
+		}
+		ws.close(t)
+		if hs := w.jupyter.requests()[n:]; len(hs) != 1 || hs[0].Path != kernel || hs[0].Headers["upgrade"] != "websocket" ||
+			hs[0].Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("the notebook received %+v, want one websocket handshake for %s as %s", hs, kernel, user.Email)
+		}
+
+		if browser != nil {
+			n := len(w.jupyter.requests())
+			browser.do(t, "opening the notebook in Chromium", chromedp.Navigate(w.gateway+lab),
+				until(`["echo: `+kernelGreeting+`", "websocket error"].includes(document.getElementById("kernel")?.textContent)`))
+			browser.screenshot(t, "notebook")
+			got, err := chromedp.Run(browser.ctx, chromedp.Evaluate[string](`document.getElementById("kernel").textContent + " / " + document.getElementById("user").textContent`))
+			if want := "echo: " + kernelGreeting + " / kubeflow-userid: " + user.Email; err != nil || got != want {
+				t.Errorf("the notebook's page in Chromium shows %q (%v), want %q", got, err, want)
+			}
+			hs := w.jupyter.requests()[n:]
+			if !slices.ContainsFunc(hs, func(e echoed) bool {
+				return e.Path == kernel && e.Headers["upgrade"] == "websocket" && e.Headers["kubeflow-userid"] == user.Email
+			}) {
+				t.Errorf("the notebook never saw Chromium's websocket for %s as %s: %+v", kernel, user.Email, hs)
+			}
+		}
+
+		anon := w.client()
+		n = len(w.jupyter.requests())
+		if resp, ws := anon.dialWebSocket(t, kernel, nil); ws != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a kernel's websocket without a session: %s, want 401", resp.Status)
+		}
+		if resp, _ := anon.do(t, http.MethodGet, w.notebookPath(jupyterName)+"api/kernels", map[string]string{"X-Requested-With": "XMLHttpRequest"}, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("an XHR to the notebook without a session: %s, want 401", resp.Status)
+		}
+		resp, _ = anon.do(t, http.MethodGet, lab, map[string]string{"Accept": acceptHTML}, "")
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, w.idp.Issuer+"/") {
+			t.Errorf("opening the notebook without a session: %s to %q, want a 302 to the IdP", resp.Status, loc)
+		}
+		if got := len(w.jupyter.requests()) - n; got != 0 {
+			t.Errorf("without a session, the notebook was reached %d times: %+v", got, w.jupyter.requests()[n:])
+		}
+	})
+
+	t.Run("7-notebook-path-and-headers-from-its-notebook", func(t *testing.T) {
+		root := w.notebookPath(rstudioName)
+		get := func(t *testing.T, c *client, path string, headers map[string]string) (echoed, string) {
+			t.Helper()
+			h := map[string]string{"Accept": "application/json"}
+			for k, v := range headers {
+				h[k] = v
+			}
+			resp, body := c.do(t, http.MethodGet, path, h, "")
+			var e echoed
+			if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &e) != nil {
+				return echoed{}, resp.Status + " " + body
+			}
+			return e, ""
+		}
+		var e echoed
+		eventually(t, "the RStudio notebook's route", func() (bool, string) {
+			var why string
+			e, why = get(t, session, root+"x?q=1", map[string]string{"X-RStudio-Root-Path": "/elsewhere/"})
+			return e.Server == rstudioName, why + fmt.Sprintf(" %+v", e)
+		})
+		if e.Path != "/x?q=1" || e.Headers["x-rstudio-root-path"] != root || e.Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("RStudio received %s with X-RStudio-Root-Path %q as %q; want /x?q=1 with %s (the client's replaced) as %s",
+				e.Path, e.Headers["x-rstudio-root-path"], e.Headers["kubeflow-userid"], root, user.Email)
+		}
+		if e, why := get(t, session, root, nil); e.Server != rstudioName || e.Path != "/" || e.Headers["x-rstudio-root-path"] != root {
+			t.Errorf("the RStudio notebook's root: %+v (%s), want / with X-RStudio-Root-Path %s", e, why, root)
+		}
+		// The path is rewritten only at a segment boundary: /notebook/<ns>/rstudio-2/ is not RStudio's.
+		if e, why := get(t, session, strings.TrimSuffix(root, "/")+"-2/x", nil); e.Server != "echo" {
+			t.Errorf("a longer name than the notebook's: %+v (%s), want the catch-all echo", e, why)
+		}
+		// Jupyter's route sets no such header.
+		if e, why := get(t, session, w.notebookPath(jupyterName)+"api/status", nil); e.Server != jupyterName || e.Headers["x-rstudio-root-path"] != "" {
+			t.Errorf("Jupyter's notebook: %+v (%s), want it without X-RStudio-Root-Path", e, why)
+		}
+		// RStudio's websocket goes through the rewrite too.
+		n := len(w.rstudio.requests())
+		resp, ws := session.dialWebSocket(t, root+"api/kernels/k2/channels", map[string]string{"X-RStudio-Root-Path": "/elsewhere/"})
+		if ws == nil {
+			t.Fatalf("a websocket to RStudio: %s, want 101", resp.Status)
+		}
+		if got := ws.roundTrip(t, "ping"); got != "echo: ping" {
+			t.Errorf("through RStudio's websocket: %q, want the echo", got)
+		}
+		ws.close(t)
+		if hs := w.rstudio.requests()[n:]; len(hs) != 1 || hs[0].Path != "/api/kernels/k2/channels" || hs[0].Headers["x-rstudio-root-path"] != root {
+			t.Errorf("RStudio received %+v, want one websocket handshake for /api/kernels/k2/channels with X-RStudio-Root-Path %s", hs, root)
+		}
+	})
+
+	t.Run("8-notebook-route-follows-its-notebook", func(t *testing.T) {
+		root := w.notebookPath(rstudioName)
+		reaches := func(path, header string) func() (bool, string) {
+			return func() (bool, string) {
+				resp, body := session.do(t, http.MethodGet, root+"x", map[string]string{"Accept": "application/json"}, "")
+				var e echoed
+				ok := resp.StatusCode == http.StatusOK && json.Unmarshal([]byte(body), &e) == nil && e.Server == rstudioName &&
+					e.Path == path && e.Headers["x-rstudio-root-path"] == header
+				return ok, resp.Status + " " + body
+			}
+		}
+		headers := fmt.Sprintf(`{"X-RStudio-Root-Path": %q}`, root)
+		w.annotateNotebook(t, rstudioName, map[string]any{kubeflow.AnnotationNotebookRewrite: "/rstudio/"})
+		eventually(t, "RStudio's route to follow its Notebook's new http-rewrite-uri", reaches("/rstudio/x", root))
+
+		// A mistake in the Notebook keeps the route it had, and its Service is told.
+		w.annotateNotebook(t, rstudioName, map[string]any{kubeflow.AnnotationNotebookHeaders: "{not json"})
+		eventually(t, "a Warning Event on RStudio's Service", func() (bool, string) {
+			evs, err := w.cs.EventsV1().Events(w.ns).List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, ev := range evs.Items {
+				if ev.Regarding.Kind == "Service" && ev.Regarding.Name == rstudioName && ev.Reason == kubeflow.ReasonInvalidNotebook &&
+					strings.Contains(ev.Note, kubeflow.AnnotationNotebookHeaders) {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%d events, none %s for the Service", len(evs.Items), kubeflow.ReasonInvalidNotebook)
+		})
+		if ok, why := reaches("/rstudio/x", root)(); !ok {
+			t.Errorf("with a mistake in its Notebook, RStudio's route changed: %s", why)
+		}
+
+		w.annotateNotebook(t, rstudioName, map[string]any{kubeflow.AnnotationNotebookRewrite: "/", kubeflow.AnnotationNotebookHeaders: headers})
+		eventually(t, "RStudio's route back to its first annotations", reaches("/x", root))
+	})
+
+	t.Run("9-notebook-identity-not-forgeable", func(t *testing.T) {
+		forged := forgedIdentity(map[string]string{"Accept": "application/json"})
+		resp, body := session.do(t, http.MethodGet, w.notebookPath(jupyterName)+"api/contents", forged, "")
+		var e echoed
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &e) != nil || e.Server != jupyterName {
+			t.Fatalf("the notebook's API with forged identity headers: %s %q, want the notebook's answer", resp.Status, body)
+		}
+		checkIdentity(t, e, user.Email)
+		n := len(w.jupyter.requests())
+		resp, ws := session.dialWebSocket(t, w.notebookPath(jupyterName)+"api/kernels/k1/channels", forgedIdentity(nil))
+		if ws == nil {
+			t.Fatalf("a kernel's websocket with forged identity headers: %s, want 101", resp.Status)
+		}
+		ws.close(t)
+		if hs := w.jupyter.requests()[n:]; len(hs) != 1 {
+			t.Errorf("the notebook received %+v, want one websocket handshake", hs)
+		} else {
+			checkIdentity(t, hs[0], user.Email)
+		}
+		n = len(w.jupyter.requests())
+		anon := w.client()
+		if resp, ws := anon.dialWebSocket(t, w.notebookPath(jupyterName)+"api/kernels/k1/channels", forgedIdentity(nil)); ws != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a websocket with forged identity headers and no session: %s, want 401", resp.Status)
+		}
+		if resp, _ := anon.do(t, http.MethodGet, w.notebookPath(jupyterName)+"api/contents", forged, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("the notebook's API with forged identity headers and no session: %s, want 401", resp.Status)
+		}
+		if got := len(w.jupyter.requests()) - n; got != 0 {
+			t.Errorf("forged identity without a session reached the notebook %d times", got)
+		}
+	})
+
+	t.Run("10-notebook-service-deleted-route-gone", func(t *testing.T) {
+		lab := w.notebookPath(jupyterName) + "lab"
+		if err := w.cs.CoreV1().Services(w.ns).Delete(context.Background(), jupyterName, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the deleted notebook's path to fall to the catch-all echo", func() (bool, string) {
+			resp, body := session.do(t, http.MethodGet, lab, map[string]string{"Accept": "application/json"}, "")
+			var e echoed
+			ok := resp.StatusCode == http.StatusOK && json.Unmarshal([]byte(body), &e) == nil && e.Server == "echo" && e.Path == lab
+			return ok, resp.Status + " " + body
+		})
+		n := len(w.jupyter.requests())
+		if e := session.echo(t, http.MethodGet, lab, map[string]string{"Accept": "application/json"}); e.Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("the catch-all echo saw kubeflow-userid %q, want %s", e.Headers["kubeflow-userid"], user.Email)
+		}
+		// The catch-all route allows no websocket: Envoy refuses the upgrade (403) before any filter.
+		if resp, ws := session.dialWebSocket(t, w.notebookPath(jupyterName)+"api/kernels/k1/channels", nil); ws != nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a websocket to the deleted notebook: %s, want 403 (the catch-all route allows no upgrade)", resp.Status)
+		}
+		if got := len(w.jupyter.requests()) - n; got != 0 {
+			t.Errorf("the deleted notebook's upstream was reached %d times", got)
+		}
+		// The other notebook is still served.
+		resp, body := session.do(t, http.MethodGet, w.notebookPath(rstudioName)+"x", map[string]string{"Accept": "application/json"}, "")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"server":"`+rstudioName+`"`) {
+			t.Errorf("the RStudio notebook after Jupyter's Service went: %s %q, want RStudio's answer", resp.Status, body)
+		}
+	})
+
+	t.Run("11-logout-ends-both-sessions", func(t *testing.T) {
 		if browser != nil {
 			browser.do(t, "logging out with Chromium",
 				chromedp.Navigate(w.gateway+"/authservice/logout"),
@@ -181,7 +388,7 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("7-endpoints-and-labels-change-what-is-served", func(t *testing.T) {
+	t.Run("12-endpoints-and-labels-change-what-is-served", func(t *testing.T) {
 		api := w.client()
 		bearer := map[string]string{"Authorization": "Bearer " + token}
 		servers := func(n int) map[string]int {
@@ -236,7 +443,7 @@ func TestE2E(t *testing.T) {
 		})
 	})
 
-	t.Run("8-idp-down", func(t *testing.T) {
+	t.Run("13-idp-down", func(t *testing.T) {
 		existing := w.client()
 		existing.login(t)
 		// A login under way when the IdP goes: its callback cannot redeem the code.
@@ -262,6 +469,30 @@ func TestE2E(t *testing.T) {
 			t.Fatalf("a new login with the IdP down: %s %q, want a 503 page", resp.Status, body)
 		}
 	})
+}
+
+// forgedIdentity is headers that claim another identity (every spelling a proxy might take for
+// kubeflow-userid, and a group), with extra headers added. Every forged value names mallory.
+func forgedIdentity(extra map[string]string) map[string]string {
+	h := map[string]string{"kubeflow-userid": "mallory@example.com", "kubeflow_userid": "mallory@example.com",
+		"KUBEFLOW-USERID": "mallory@example.com", "kubeflow-groups": "mallory-admins"}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return h
+}
+
+// checkIdentity fails unless the upstream saw no forged identity, and kubeflow-userid want.
+func checkIdentity(t *testing.T, e echoed, want string) {
+	t.Helper()
+	for k, v := range e.Headers {
+		if strings.Contains(v, "mallory") {
+			t.Errorf("the upstream received %s: %q", k, v)
+		}
+	}
+	if e.Headers["kubeflow-userid"] != want {
+		t.Errorf("kubeflow-userid %q, want %q", e.Headers["kubeflow-userid"], want)
+	}
 }
 
 // editService changes a Service, retrying on conflicts.

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
@@ -107,6 +108,19 @@ func (w *world) createNotebook(name string, annotations map[string]string, up *u
 		_ = w.cs.CoreV1().Services(w.ns).Delete(context.Background(), name, metav1.DeleteOptions{})
 		_ = dynamic.NewForConfigOrDie(kubeCfg).Resource(notebookGVR).Namespace(w.ns).Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
+}
+
+// annotateNotebook merges annotations into a Notebook's (a nil value removes one).
+func (w *world) annotateNotebook(t *testing.T, name string, annotations map[string]any) {
+	t.Helper()
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamic.NewForConfigOrDie(kubeCfg).Resource(notebookGVR).Namespace(w.ns).Patch(context.Background(), name,
+		types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatalf("annotating Notebook %s: %v", name, err)
+	}
 }
 
 // notebookPath is where Kubeflow serves a notebook of this run.
