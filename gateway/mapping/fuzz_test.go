@@ -118,6 +118,26 @@ func FuzzDecode(f *testing.F) {
 		for _, d := range diags {
 			checkDiagnostic(t, d, src)
 		}
+		// From a tenant's namespace, the documents are a subset of the trusted decode's, each one a
+		// tenant may carry, and every refusal is an UntrustedNamespace error.
+		tenantDocs, tenantDiags := Decode(src, text, Options{Trusted: func(string) bool { return false }})
+		if len(tenantDocs) > len(docs) || len(tenantDiags) < len(diags) {
+			t.Fatalf("a tenant's decode has %d documents and %d diagnostics, the trusted one %d and %d", len(tenantDocs), len(tenantDiags), len(docs), len(diags))
+		}
+		for _, d := range tenantDocs {
+			if field, why := untrusted(&d); field != "" || !d.Source.Tenant {
+				t.Fatalf("a tenant's document passed with %s: %s", field, why)
+			}
+		}
+		var others []Diagnostic
+		for _, d := range tenantDiags {
+			if d.Reason != ReasonUntrusted {
+				others = append(others, d)
+			}
+		}
+		if len(others) != len(diags) || (len(diags) > 0 && !reflect.DeepEqual(others, diags)) {
+			t.Fatalf("a tenant's decode reports %v besides its refusals, the trusted one %v", others, diags)
+		}
 		if len(text) > MaxAnnotationBytes {
 			if len(docs) != 0 || len(diags) != 1 || diags[0].Reason != ReasonTooLarge {
 				t.Fatalf("oversized annotation: %d documents, diagnostics %v", len(docs), diags)
