@@ -96,6 +96,8 @@ func TestServeConfigValidation(t *testing.T) {
 	}{
 		{[]string{"--watch-namespaces", "team-a,Team_B"}, `"Team_B" is not a namespace name`},
 		{[]string{"--trusted-namespaces", "kubeflow,Kube Flow"}, `--trusted-namespaces: "Kube Flow" is not a namespace name`},
+		{[]string{"--tenant-paths", "/{namespace}/,/apps/{name}/"}, `--tenant-paths: "/apps/{name}/": want a path prefix`},
+		{[]string{"--tenant-paths", "/x"}, `--tenant-paths: "/x": want a path prefix`},
 		{[]string{"--renew-deadline", "20s"}, "want 0 < retry-period < renew-deadline < lease-duration"},
 		{[]string{"--id", "Not A Lease"}, "cannot name a Lease"},
 		{[]string{"--https-port", "8080"}, "--https-port 8080: want 1-65535, not the --listener-port"},

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source/kube"
 	"github.com/kfgate/kfgate/kubeflow"
 )
@@ -28,6 +29,7 @@ type serveConfig struct {
 	ID                 string        `mapstructure:"id"`
 	ClusterDomain      string        `mapstructure:"cluster-domain"`
 	TrustedNamespaces  []string      `mapstructure:"trusted-namespaces"`
+	TenantPaths        []string      `mapstructure:"tenant-paths"`
 	Holdoff            time.Duration `mapstructure:"holdoff"`
 	MaxHoldoff         time.Duration `mapstructure:"max-holdoff"`
 	LogLevel           string        `mapstructure:"log-level"`
@@ -56,6 +58,7 @@ func registerServeFlags(cmd *cobra.Command) {
 	f.String("id", "default", "ambassador_id of this installation: documents owned by another id are ignored")
 	f.String("cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
 	f.StringSlice("trusted-namespaces", nil, trustedHelp)
+	f.StringSlice("tenant-paths", nil, tenantPathsHelp)
 	f.Duration("holdoff", 20*time.Millisecond, "rebuild this long after the last change (kubernetes: a change that comes this long or more after the one before is built at once)")
 	f.Duration("max-holdoff", 200*time.Millisecond, "but at most this long after the first")
 	f.String("log-level", "info", "log level: debug, info or error")
@@ -75,6 +78,21 @@ func registerServeFlags(cmd *cobra.Command) {
 // trustedHelp is --trusted-namespaces' help, shared by serve, render and lint.
 const trustedHelp = "namespaces whose Services' annotations may configure everything, comma-separated; elsewhere (tenants' namespaces) " +
 	"only Mappings to the namespace's own Services, behind the login, with no host, precedence or gateway headers (docs/annotations.md#trusted-namespaces); default: every namespace"
+
+// tenantPathsHelp is --tenant-paths' help.
+var tenantPathsHelp = "with --trusted-namespaces: the path prefixes tenants' Mappings may match, comma-separated, {namespace} standing for the tenant's own; default: " +
+	strings.Join(mapping.DefaultTenantPaths, ",")
+
+// tenantPathErrors checks --tenant-paths: absolute prefixes ending in "/".
+func tenantPathErrors(paths []string) []error {
+	var errs []error
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || strings.Contains(strings.ReplaceAll(p, mapping.NamespacePlaceholder, ""), "{") {
+			errs = append(errs, fmt.Errorf("--tenant-paths: %q: want a path prefix starting and ending with \"/\", with no placeholder but %s", p, mapping.NamespacePlaceholder))
+		}
+	}
+	return errs
+}
 
 func loadServeConfig(cmd *cobra.Command) (serveConfig, error) {
 	v := viper.New()
@@ -131,6 +149,7 @@ func (c serveConfig) validate() error {
 		errs = append(errs, errors.New("--id must not be empty"))
 	}
 	errs = append(errs, namespaceNames("--trusted-namespaces", c.TrustedNamespaces)...)
+	errs = append(errs, tenantPathErrors(c.TenantPaths)...)
 	if _, err := levelOf(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}

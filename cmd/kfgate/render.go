@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -19,6 +20,7 @@ type offlineFlags struct {
 	httpsPort     uint32
 	clusterDomain string
 	trusted       []string
+	tenantPaths   []string
 }
 
 func (f *offlineFlags) register(cmd *cobra.Command) {
@@ -28,16 +30,20 @@ func (f *offlineFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Uint32Var(&f.httpsPort, "https-port", 8443, "port of Envoy's HTTPS listener (when a TLSContext serves hosts)")
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
 	cmd.Flags().StringSliceVar(&f.trusted, "trusted-namespaces", nil, trustedHelp)
+	cmd.Flags().StringSliceVar(&f.tenantPaths, "tenant-paths", nil, tenantPathsHelp)
 	_ = cmd.MarkFlagRequired("filename") // cannot fail: the flag was just defined
 }
 
 func (f *offlineFlags) build() (*build.Result, error) {
+	if err := errors.Join(append(namespaceNames("--trusted-namespaces", f.trusted), tenantPathErrors(f.tenantPaths)...)...); err != nil {
+		return nil, err
+	}
 	objs, err := source.LoadPaths(f.paths...)
 	if err != nil {
 		return nil, err
 	}
 	b := build.NewBuilder(build.Options{ID: f.id, ListenerPort: f.listenerPort, HTTPSPort: f.httpsPort, ClusterDomain: f.clusterDomain,
-		TrustedNamespaces: f.trusted})
+		TrustedNamespaces: f.trusted, TenantPaths: f.tenantPaths})
 	return b.Build(objs)
 }
 

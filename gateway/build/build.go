@@ -24,11 +24,14 @@ type Options struct {
 	// TrustedNamespaces, when not empty, are the only namespaces whose Services' annotations may
 	// configure everything; the others' are held to a tenant's routes (mapping/trust.go).
 	TrustedNamespaces []string
+	// TenantPaths are the path spaces of tenants' Mappings ("{namespace}" for the tenant's own);
+	// empty means mapping.DefaultTenantPaths.
+	TenantPaths []string
 }
 
 // decodeOptions are the decoder's options for this installation.
 func (o Options) decodeOptions() mapping.Options {
-	mo := mapping.Options{ID: o.ID}
+	mo := mapping.Options{ID: o.ID, TenantPaths: o.TenantPaths}
 	if len(o.TrustedNamespaces) > 0 {
 		trusted := make(map[string]bool, len(o.TrustedNamespaces))
 		for _, ns := range o.TrustedNamespaces {

@@ -149,7 +149,9 @@ func (e *Engine) apply(t source.Text, d decoded) {
 		}
 	}
 	for _, dg := range d.diags {
-		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError && dg.Reason != mapping.ReasonUntrusted)
+		// A tenant's AuthService never counts, broken or not: one tenant must not make kfgate fail closed.
+		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError &&
+			dg.Reason != mapping.ReasonUntrusted && e.decode.IsTrusted(t.Source))
 	}
 	e.texts[id] = nt
 	e.changed = true

@@ -31,6 +31,14 @@ func (r *resolver) cluster(doc mapping.Document, ref mapping.ServiceRef, o clust
 		ConnectTimeout: time.Duration(o.connectTimeoutMs) * time.Millisecond, CircuitBreaker: o.circuitBreakers}
 	base := ""
 	switch svc := r.inCluster(ref); {
+	case svc != nil && svc.ExternalName != "" && doc.Source.Tenant && !r.tenantExternalName(svc):
+		// A tenant's ExternalName could name anything: Envoy's own admin port on localhost, a cloud
+		// metadata address, another namespace's Service reached as the gateway. No endpoints: 503.
+		r.report(doc, mapping.SeverityError, mapping.ReasonUntrusted, "service",
+			"Service %s/%s is an ExternalName for %q; in a namespace that is not trusted (--trusted-namespaces) an ExternalName may only name the namespace's own Services or Knative's %s: it gets no traffic",
+			svc.Namespace, svc.Name, svc.ExternalName, knativeGateway)
+		c.Kind, c.Host = ClusterEDS, Key(svc.Namespace, svc.Name)
+		base = Key(svc.Namespace, svc.Name) + "/refused-externalname"
 	case svc != nil && svc.ExternalName != "":
 		c.Kind, c.Host = ClusterDNS, strings.ToLower(svc.ExternalName)
 		base = svc.Namespace + "/" + svc.Name
@@ -67,6 +75,17 @@ func (r *resolver) cluster(doc mapping.Document, ref mapping.ServiceRef, o clust
 	r.clusters[c.Name] = c
 	r.created = append(r.created, c.Name)
 	return c
+}
+
+// knativeGateway is the Service Knative's ExternalName predictors (KServe serverless) point at.
+const knativeGateway = "knative-local-gateway.istio-system.svc"
+
+// tenantExternalName reports whether a tenant's ExternalName Service names what it may: its own
+// namespace's Services, or Knative's local gateway (which routes by Host, and a tenant's host_rewrite
+// stays within its namespace).
+func (r *resolver) tenantExternalName(svc *Service) bool {
+	name := strings.TrimSuffix(strings.ToLower(svc.ExternalName), ".")
+	return mapping.OwnHost(name, svc.Namespace) || name == knativeGateway || name == knativeGateway+"."+r.in.Options.ClusterDomain
 }
 
 func (r *resolver) inCluster(ref mapping.ServiceRef) *Service {

@@ -57,22 +57,25 @@ func (r *resolver) mirror(shadows []*candidate, hasPrimary bool) *candidate {
 	return kept
 }
 
-// keepTrusted drops tenants' Mappings from a group that a trusted namespace's Mapping leads (the
-// group is sorted by age, trusted first): a tenant may not take a share of a trusted path, even as
-// a canary.
+// keepTrusted keeps a group (sorted by age, trusted first) to its leader's namespace when a tenant
+// is in it: a tenant may not take a share of a trusted path, nor of another namespace's, even as a
+// canary. Trusted namespaces may share paths among themselves.
 func (r *resolver) keepTrusted(ps []*candidate) []*candidate {
-	if ps[0].doc.Source.Tenant {
-		return ps
-	}
+	lead := ps[0].doc
 	kept := ps[:0:0]
 	for _, c := range ps {
-		if !c.doc.Source.Tenant {
+		switch {
+		case !c.doc.Source.Tenant && !lead.Source.Tenant, c.doc.Namespace == lead.Namespace && c.doc.Source.Tenant == lead.Source.Tenant:
 			kept = append(kept, c)
-			continue
+		case !lead.Source.Tenant:
+			r.report(c.doc, mapping.SeverityError, mapping.ReasonConflict, "prefix",
+				"matches exactly the same requests as Mapping %s/%s from %s, of a trusted namespace, which wins over every tenant's, weight or not",
+				lead.Namespace, lead.Name, lead.Source.Object())
+		default:
+			r.report(c.doc, mapping.SeverityError, mapping.ReasonConflict, "prefix",
+				"matches exactly the same requests as Mapping %s/%s from %s, which is older; a tenant's path is never shared with another namespace, weight or not",
+				lead.Namespace, lead.Name, lead.Source.Object())
 		}
-		r.report(c.doc, mapping.SeverityError, mapping.ReasonConflict, "prefix",
-			"matches exactly the same requests as Mapping %s/%s from %s, of a trusted namespace, which wins over every tenant's, weight or not",
-			ps[0].doc.Namespace, ps[0].doc.Name, ps[0].doc.Source.Object())
 	}
 	return kept
 }

@@ -19,6 +19,9 @@ type Options struct {
 	// Trusted, when set, says which namespaces' Service annotations may use everything (see
 	// trust.go); nil trusts every namespace.
 	Trusted func(namespace string) bool
+	// TenantPaths are the path spaces a tenant's Mappings may match ("{namespace}" is the tenant's);
+	// empty means DefaultTenantPaths.
+	TenantPaths []string
 }
 
 func (o Options) id() string {

@@ -9,7 +9,8 @@ import (
 // trusted namespace and from a file's bare documents.
 func TestTrust(t *testing.T) {
 	opts := Options{Trusted: func(ns string) bool { return ns == "kubeflow" }}
-	const head = "apiVersion: getambassador.io/v2\nkind: Mapping\nname: m\nprefix: /p/\n"
+	const head = "apiVersion: getambassador.io/v2\nkind: Mapping\nname: m\nprefix: /team-a/p/\n"
+	const bare = "apiVersion: getambassador.io/v2\nkind: Mapping\nname: m\nservice: app\n"
 	cases := []struct{ doc, field string }{
 		{head + "service: app\nbypass_auth: true\n", "bypass_auth"},
 		{head + "service: app\nhost: kubeflow.example.com\n", "host"},
@@ -21,6 +22,22 @@ func TestTrust(t *testing.T) {
 		{head + "service: app\nadd_request_headers: {Kubeflow-Userid: admin}\n", "add_request_headers"},
 		{head + "service: app\nadd_request_headers: {x-forwarded-for: 1.2.3.4}\n", "add_request_headers"},
 		{head + "service: app\nremove_request_headers: [authorization]\n", "remove_request_headers"},
+		{head + "service: app\nadd_request_headers: {kubeflow_userid: admin}\n", "add_request_headers"},
+		{head + "service: app\nshadow: true\n", "shadow"},
+		{head + "service: app\nlabels: {ambassador: [{request_label: [backend]}]}\n", "labels"},
+		{head + "service: app\nhost_rewrite: victim-predictor.team-b.svc.cluster.local\n", "host_rewrite"},
+		{head + "service: app\nhost_rewrite: example.org\n", "host_rewrite"},
+		{head + "service: app\nhost_redirect: true\n", "redirect"},
+		// Paths outside the tenant's spaces: the shared apps', Dex's, another namespace's.
+		{bare + "prefix: /\n", "prefix"},
+		{bare + "prefix: /dex/auth/local/\n", "prefix"},
+		{bare + "prefix: /jupyter/api/\n", "prefix"},
+		{bare + "prefix: /notebook/team-b/jupyter/\n", "prefix"},
+		{bare + "prefix: /team-ab/\n", "prefix"},
+		{bare + "prefix: /Team-A/x/\ncase_sensitive: true\n", "prefix"},
+		{bare + "prefix: /JUPYTER/\ncase_sensitive: false\n", "prefix"},
+		{bare + "prefix: \"/.*\"\nprefix_regex: true\n", "prefix"},
+		{bare + "prefix: \"/team-a|/jupyter/.*\"\nprefix_regex: true\n", "prefix"},
 		{"apiVersion: getambassador.io/v2\nkind: Module\nname: ambassador\nconfig: {}\n", "kind"},
 		{"apiVersion: getambassador.io/v2\nkind: AuthService\nname: a\nauth_service: app:9191\nproto: grpc\n", "kind"},
 		{"apiVersion: getambassador.io/v2\nkind: TLSContext\nname: t\nhosts: [a.example.com]\nsecret: s\n", "hosts"},
@@ -43,6 +60,11 @@ func TestTrust(t *testing.T) {
 	// What a tenant may do: its own Services, in any spelling, with its own headers, TLS to them.
 	for _, doc := range []string{
 		head + "service: app\n",
+		head + "service: app\nhost_rewrite: app-predictor.team-a.svc\n",
+		bare + "prefix: /notebook/team-a/jupyter/\nuse_websocket: true\n",
+		bare + "prefix: /models/mnist/\n",
+		bare + "prefix: \"/models/mnist(/versions/[0-9]+)?/?\"\nprefix_regex: true\n",
+		bare + "prefix: /TEAM-A/x/\ncase_sensitive: false\n",
 		head + "service: app.team-a:8080\n",
 		head + "service: https://app.team-a.svc.cluster.local\n",
 		head + "service: app\nadd_request_headers: {x-team: a}\nremove_request_headers: [x-debug]\nrewrite: /\ntimeout_ms: 5000\n",

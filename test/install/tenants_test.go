@@ -37,15 +37,15 @@ func TestKubeflowTenants(t *testing.T) {
 apiVersion: getambassador.io/v2
 kind: Mapping
 name: public
-prefix: /public/
+prefix: /kubeflow-user-example-com/public/
 service: app
 bypass_auth: true
 ---
 apiVersion: getambassador.io/v2
 kind: Mapping
 name: admin
-prefix: /admin/
-service: centraldashboard.kubeflow:80
+prefix: /kubeflow-user-example-com/admin/
+service: app
 add_request_headers:
   kubeflow-userid: {value: admin@example.com, append: false}
 ---
@@ -72,13 +72,13 @@ service: app
 			for _, d := range res.Diagnostics {
 				switch {
 				case d.Source.Namespace == tenant.Namespace && d.Severity == mapping.SeverityError:
-					refused[d.DocName] = d.Reason
+					refused[d.DocName] = d.Reason + " " + d.Field
 				case d.Severity != mapping.SeverityInfo:
 					t.Errorf("the overlay's own annotations must lint clean: %s", d)
 				}
 			}
-			want := map[string]string{"public": mapping.ReasonUntrusted, "admin": mapping.ReasonUntrusted, "open": mapping.ReasonUntrusted,
-				"dashboard": mapping.ReasonConflict}
+			want := map[string]string{"public": mapping.ReasonUntrusted + " bypass_auth", "admin": mapping.ReasonUntrusted + " add_request_headers",
+				"open": mapping.ReasonUntrusted + " kind", "dashboard": mapping.ReasonUntrusted + " prefix"}
 			for name, reason := range want {
 				if refused[name] != reason {
 					t.Errorf("the profile's %s: %q, want %s (all refused: %v)", name, refused[name], reason, refused)
