@@ -25,8 +25,9 @@ import (
 // notebookWatch reads Notebooks' annotations (http-rewrite-uri, http-headers-request-set) from a
 // metadata-only informer. Notebooks are a CRD that may be missing (no Kubeflow) or unreadable (RBAC),
 // so the informer starts only when a notebook's Service exists, the API server serves Notebooks and
-// kfgate may list them; until then notebooks are routed with Kubeflow's defaults, and the check is
-// repeated every retry.
+// kfgate may list them in every watched namespace. It starts in the background: a pass never waits
+// for it (models are annotated meanwhile, and notebooks keep their routes, or get Kubeflow's
+// defaults), and the pass after it starts reads the Notebooks. A failure is retried every retry.
 type notebookWatch struct {
 	mgr        manager.Manager
 	namespaces []string
@@ -34,17 +35,21 @@ type notebookWatch struct {
 	trigger    func()
 	log        logr.Logger
 
-	mu      sync.Mutex
-	gvk     schema.GroupVersionKind // set once the informer runs
-	lastTry time.Time
-	lastErr string
+	mu       sync.Mutex
+	gvk      schema.GroupVersionKind // set once the informer runs and has synced
+	starting bool
+	lastTry  time.Time
+	lastErr  string
 }
 
 // annotations returns the annotations of every Notebook, by "namespace/name", or nil when they
-// cannot be read (yet): callers then use Kubeflow's defaults.
+// cannot be read (yet).
 func (w *notebookWatch) annotations(ctx context.Context) map[string]map[string]string {
-	gvk, ok := w.start(ctx)
-	if !ok {
+	w.mu.Lock()
+	gvk := w.gvk
+	w.mu.Unlock()
+	if gvk.Empty() {
+		w.start(ctx)
 		return nil
 	}
 	list := &metav1.PartialObjectMetadataList{}
@@ -60,31 +65,45 @@ func (w *notebookWatch) annotations(ctx context.Context) map[string]map[string]s
 	return out
 }
 
-// start runs the informer once Notebooks can be read; ok says it runs.
-func (w *notebookWatch) start(ctx context.Context) (schema.GroupVersionKind, bool) {
+// start begins, in the background, to run the informer, unless that is under way or failed less
+// than a retry ago.
+func (w *notebookWatch) start(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.gvk.Empty() {
-		return w.gvk, true
+	if w.starting || (!w.lastTry.IsZero() && time.Since(w.lastTry) < w.retry) {
+		return
 	}
-	if !w.lastTry.IsZero() && time.Since(w.lastTry) < w.retry {
-		return schema.GroupVersionKind{}, false
-	}
-	w.lastTry = time.Now()
+	w.starting, w.lastTry = true, time.Now()
+	go func() {
+		gvk, err := w.run(ctx)
+		w.mu.Lock()
+		w.starting = false
+		if err != nil {
+			w.reportLocked(err)
+		} else {
+			w.gvk, w.lastErr = gvk, ""
+			w.log.Info("reading Notebooks' routing annotations", "version", gvk.Version)
+		}
+		w.mu.Unlock()
+		if err == nil {
+			w.trigger() // the next pass reads them
+		}
+	}()
+}
+
+// run checks that Notebooks can be read and starts their informer, waiting (bounded) for its first list.
+func (w *notebookWatch) run(ctx context.Context) (schema.GroupVersionKind, error) {
 	gvk, err := w.check(ctx)
 	if err != nil {
-		w.reportLocked(err)
-		return schema.GroupVersionKind{}, false
+		return gvk, err
 	}
 	obj := &metav1.PartialObjectMetadata{}
 	obj.SetGroupVersionKind(gvk)
-	// GetInformer waits for the first list: bounded, so that models are annotated meanwhile.
 	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
 	inf, err := w.mgr.GetCache().GetInformer(sctx, obj)
 	if err != nil {
-		w.reportLocked(fmt.Errorf("watching Notebooks: %w", err))
-		return schema.GroupVersionKind{}, false
+		return gvk, fmt.Errorf("watching Notebooks: %w", err)
 	}
 	h := toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { w.trigger() },
@@ -96,17 +115,17 @@ func (w *notebookWatch) start(ctx context.Context) (schema.GroupVersionKind, boo
 		DeleteFunc: func(any) { w.trigger() },
 	}
 	if _, err := inf.AddEventHandler(h); err != nil {
-		w.reportLocked(fmt.Errorf("watching Notebooks: %w", err))
-		return schema.GroupVersionKind{}, false
+		return gvk, fmt.Errorf("watching Notebooks: %w", err)
 	}
-	w.gvk, w.lastErr = gvk, ""
-	w.log.Info("reading Notebooks' routing annotations", "version", gvk.Version)
-	return gvk, true
+	return gvk, nil
 }
 
-// check finds the served version of Notebooks and lists one with the API server itself, so that a
-// missing permission is an error now instead of an informer that never syncs.
+// check finds the served version of Notebooks and lists them with the API server itself in every
+// watched namespace (or the cluster), so that a missing permission is an error now instead of an
+// informer that never syncs.
 func (w *notebookWatch) check(ctx context.Context) (schema.GroupVersionKind, error) {
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
 	m, err := w.mgr.GetRESTMapper().RESTMapping(schema.GroupKind{Group: kubeflow.NotebookGroup, Kind: kubeflow.NotebookKind})
 	if meta.IsNoMatchError(err) {
 		return schema.GroupVersionKind{}, fmt.Errorf("the API server serves no %s.%s (Kubeflow's notebook CRD)", kubeflow.NotebookKind, kubeflow.NotebookGroup)
@@ -114,17 +133,19 @@ func (w *notebookWatch) check(ctx context.Context) (schema.GroupVersionKind, err
 	if err != nil {
 		return schema.GroupVersionKind{}, fmt.Errorf("looking up Notebooks: %w", err)
 	}
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(m.GroupVersionKind.GroupVersion().WithKind(kubeflow.NotebookKind + "List"))
-	opts := []client.ListOption{client.Limit(1)}
-	if len(w.namespaces) > 0 {
-		opts = append(opts, client.InNamespace(w.namespaces[0]))
+	namespaces := w.namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{""} // the whole cluster
 	}
-	if err := w.mgr.GetAPIReader().List(ctx, list, opts...); err != nil {
-		if apierrors.IsForbidden(err) {
-			return schema.GroupVersionKind{}, fmt.Errorf("kfgate may not list Notebooks (RBAC: get, list, watch on notebooks.kubeflow.org): %w", err)
+	for _, ns := range namespaces {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(m.GroupVersionKind.GroupVersion().WithKind(kubeflow.NotebookKind + "List"))
+		if err := w.mgr.GetAPIReader().List(ctx, list, client.Limit(1), client.InNamespace(ns)); err != nil {
+			if apierrors.IsForbidden(err) {
+				return schema.GroupVersionKind{}, fmt.Errorf("kfgate may not list Notebooks (RBAC: get, list, watch on notebooks.kubeflow.org): %w", err)
+			}
+			return schema.GroupVersionKind{}, fmt.Errorf("listing Notebooks: %w", err)
 		}
-		return schema.GroupVersionKind{}, fmt.Errorf("listing Notebooks: %w", err)
 	}
 	return m.GroupVersionKind, nil
 }
