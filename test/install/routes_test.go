@@ -56,12 +56,15 @@ func gateway(t *testing.T, b variant, extra ...source.Objects) (*build.Result, *
 		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
 	}
 	objs.Secrets = append(objs.Secrets, certificateSecrets(out)...)
-	var trusted []string
+	var trusted, tenantPaths []string
 	if v, ok := flag(plane.Args, "trusted-namespaces"); ok {
 		trusted = strings.Split(v, ",")
 	}
+	if v, ok := flag(plane.Args, "tenant-paths"); ok {
+		tenantPaths = strings.Split(v, ",")
+	}
 	res, err := build.NewBuilder(build.Options{ID: "default", ListenerPort: port("listener-port"), HTTPSPort: port("https-port"),
-		ClusterDomain: "cluster.local", TrustedNamespaces: trusted, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
+		ClusterDomain: "cluster.local", TrustedNamespaces: trusted, TenantPaths: tenantPaths, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/kfgate/kfgate/gateway/build"
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
+	"github.com/kfgate/kfgate/kubeflow"
 )
 
 // TestKubeflowTenants: the Kubeflow overlays trust only kfgate's and Dex's namespaces, so a profile's
@@ -24,6 +25,10 @@ func TestKubeflowTenants(t *testing.T) {
 			v, ok := flag(plane.Args, "trusted-namespaces")
 			if !ok || v != "kubeflow,auth" {
 				t.Fatalf("the control plane's --trusted-namespaces=%q (set %t), want kubeflow,auth", v, ok)
+			}
+			paths, _ := flag(plane.Args, "tenant-paths")
+			if tmpl, _ := flag(plane.Args, "model-path-template"); tmpl != kubeflow.NamespacedTemplate || paths != "/{namespace}/,/notebook/{namespace}/,/models/{namespace}/" {
+				t.Fatalf("--model-path-template=%q --tenant-paths=%q: a profile's models must be under its own /models/<profile>/", tmpl, paths)
 			}
 			objs := kubeflowApps()
 			objs.Secrets = certificateSecrets(out)
@@ -60,10 +65,22 @@ kind: Mapping
 name: dashboard
 prefix: /
 service: app
+---
+apiVersion: getambassador.io/v2
+kind: Mapping
+name: other-model
+prefix: /models/team-b/mnist/
+service: app
+---
+apiVersion: getambassador.io/v2
+kind: Mapping
+name: own-model
+prefix: /models/kubeflow-user-example-com/mnist/
+service: app
 `}}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
 			objs.Services = append(objs.Services, tenant)
 			objs.Texts = append(objs.Texts, source.ServiceTexts(tenant, "", nil)...)
-			res, err := build.NewBuilder(build.Options{ID: "default", TrustedNamespaces: strings.Split(v, ","),
+			res, err := build.NewBuilder(build.Options{ID: "default", TrustedNamespaces: strings.Split(v, ","), TenantPaths: strings.Split(paths, ","),
 				Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
 			if err != nil {
 				t.Fatal(err)
@@ -78,7 +95,8 @@ service: app
 				}
 			}
 			want := map[string]string{"public": mapping.ReasonUntrusted + " bypass_auth", "admin": mapping.ReasonUntrusted + " add_request_headers",
-				"open": mapping.ReasonUntrusted + " kind", "dashboard": mapping.ReasonUntrusted + " prefix"}
+				"open": mapping.ReasonUntrusted + " kind", "dashboard": mapping.ReasonUntrusted + " prefix", "other-model": mapping.ReasonUntrusted + " prefix",
+				"own-model": ""}
 			for name, reason := range want {
 				if refused[name] != reason {
 					t.Errorf("the profile's %s: %q, want %s (all refused: %v)", name, refused[name], reason, refused)
