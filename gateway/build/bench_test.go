@@ -121,6 +121,35 @@ func BenchmarkOneServiceChange(b *testing.B) {
 	}
 }
 
+// BenchmarkOneServiceChangeTenants is BenchmarkOneServiceChange with every namespace a tenant's
+// (--trusted-namespaces names another): the trust rules' cost on the hot path.
+func BenchmarkOneServiceChangeTenants(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			objs := world(n)
+			e := NewEngine(Options{TrustedNamespaces: []string{"kubeflow"}})
+			res, err := e.Build(objs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Diagnostics) > 0 {
+				b.Fatalf("the tenants' Mappings are refused: %s", res.Diagnostics[0])
+			}
+			t := objs.Texts[n/2]
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				t.Body = annotation(n/2, fmt.Sprintf("timeout_ms: %d\n", 1000+i%2))
+				e.SetText(t)
+				if _, err := e.Result(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkOneServiceSync: the same change found by Sync, which compares a whole view with the
 // Engine's (what the file source does); the comparison is O(n) but cheap.
 func BenchmarkOneServiceSync(b *testing.B) {
