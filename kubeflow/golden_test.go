@@ -128,6 +128,7 @@ func runGolden(t *testing.T, in string) []byte {
 			continue
 		}
 		r.Annotation = text
+		checkAsTenant(t, a.Model.Namespace, a.Model.Service, text, tmpl, c.opts.ID)
 		svc := c.services[modelOf[j]].DeepCopy()
 		svc.Annotations = map[string]string{mapping.AnnotationGenerated: text}
 		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
@@ -170,10 +171,24 @@ func goldenNotebook(t *testing.T, c goldenCase, svc *corev1.Service, r *goldenRe
 		return
 	}
 	r.Annotation = text
+	checkAsTenant(t, svc.Namespace, svc.Name, text, Template{}, c.opts.ID)
 	svc = svc.DeepCopy()
 	svc.Annotations = map[string]string{mapping.AnnotationGenerated: text}
 	objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
 	objs.Services = append(objs.Services, svc)
+}
+
+// checkAsTenant decodes a generated annotation as the control plane does for a namespace it does not
+// trust (--trusted-namespaces), with serve's default path spaces for the template: the Mappings kfgate
+// generates in profiles' namespaces must pass the tenant rules.
+func checkAsTenant(t *testing.T, ns, svc, text string, tmpl Template, id string) {
+	t.Helper()
+	opts := mapping.Options{ID: id, Trusted: func(string) bool { return false },
+		TenantPaths: []string{"/{namespace}/", "/notebook/{namespace}/", tmpl.TenantSpace()}}
+	_, diags := mapping.Decode(mapping.Source{Kind: "Service", Namespace: ns, Name: svc, Key: mapping.AnnotationGenerated}, text, opts)
+	for _, d := range diags {
+		t.Errorf("a generated annotation is refused in a tenant's namespace: %s", d)
+	}
 }
 
 // readGolden reads the documents of an in.yaml: Services, Pods and at most one Options.

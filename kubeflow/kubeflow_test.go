@@ -200,3 +200,25 @@ func TestAssignDropsPathsInAnotherModelsAPI(t *testing.T) {
 		t.Fatalf("mnist/classify: path %q conflict %q", got[2].Path, got[2].Conflict)
 	}
 }
+
+func TestTemplateTenantSpace(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		DefaultTemplate: "/models/", NamespacedTemplate: "/models/{namespace}/", "/{namespace}/serving/{name}/": "/{namespace}/serving/",
+		"/serving/{name}/v1/": "/serving/", "/{name}/": "/",
+	} {
+		tp, err := ParseTemplate(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tp.TenantSpace(); got != want {
+			t.Errorf("%s: %q, want %q", tmpl, got, want)
+		}
+		// Every path the template and its fallback give lies in the space.
+		space := strings.ReplaceAll(want, "{namespace}", "team-a")
+		for _, p := range []string{tp.Path("team-a", "mnist"), tp.Namespaced().Path("team-a", "mnist")} {
+			if !strings.HasPrefix(p, space) {
+				t.Errorf("%s: path %s outside %s", tmpl, p, space)
+			}
+		}
+	}
+}

@@ -88,3 +88,12 @@ func (t Template) Namespaced() Template {
 	}
 	return Template{text: strings.Replace(t.String(), "/"+phName+"/", "/"+phNamespace+"/"+phName+"/", 1)}
 }
+
+// TenantSpace is the path prefix under which the template puts every model of one namespace, with
+// {namespace} left in: what a tenant's generated Mappings occupy (--tenant-paths). /models/{name}/
+// gives /models/, /models/{namespace}/{name}/ gives /models/{namespace}/. Conflicting models' fallback
+// (Namespaced) stays within it.
+func (t Template) TenantSpace() string {
+	before, _, _ := strings.Cut(t.String(), "/"+phName+"/")
+	return before + "/"
+}

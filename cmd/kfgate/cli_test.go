@@ -127,3 +127,19 @@ func runErr(t *testing.T, args ...string) (string, string, error) {
 	err := cmd.Execute()
 	return out.String(), errOut.String(), err
 }
+
+// Without --tenant-paths, serve gives tenants the space its model template puts their models in.
+func TestServeTenantPaths(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"/models/{name}/":             "/{namespace}/,/notebook/{namespace}/,/models/",
+		"/models/{namespace}/{name}/": "/{namespace}/,/notebook/{namespace}/,/models/{namespace}/",
+		"/{namespace}/serve/{name}/":  "/{namespace}/,/notebook/{namespace}/,/{namespace}/serve/",
+	} {
+		if got := strings.Join(serveConfig{ModelPathTemplate: tmpl}.tenantPaths(), ","); got != want {
+			t.Errorf("%s: %s, want %s", tmpl, got, want)
+		}
+	}
+	if got := (serveConfig{ModelPathTemplate: "/models/{name}/", TenantPaths: []string{"/apps/"}}).tenantPaths(); len(got) != 1 || got[0] != "/apps/" {
+		t.Errorf("explicit --tenant-paths: %v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,7 +82,29 @@ const trustedHelp = "namespaces whose Services' annotations may configure everyt
 
 // tenantPathsHelp is --tenant-paths' help.
 var tenantPathsHelp = "with --trusted-namespaces: the path prefixes tenants' Mappings may match, comma-separated, {namespace} standing for the tenant's own; default: " +
-	strings.Join(mapping.DefaultTenantPaths, ",")
+	strings.Join(mapping.DefaultTenantPaths, ",") + " (serve: with the --model-path-template's space, e.g. /models/{namespace}/, for /models/)"
+
+// tenantPaths are --tenant-paths, or by default mapping's, with the model template's space in place of
+// /models/ (so that the models the annotator generates in tenants' namespaces stay routable).
+func (c serveConfig) tenantPaths() []string {
+	if len(c.TenantPaths) > 0 {
+		return c.TenantPaths
+	}
+	tmpl, err := kubeflow.ParseTemplate(c.ModelPathTemplate)
+	if err != nil { // validated before serving
+		return nil
+	}
+	var out []string
+	for _, p := range mapping.DefaultTenantPaths {
+		if p == "/models/" {
+			p = tmpl.TenantSpace()
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // tenantPathErrors checks --tenant-paths: absolute prefixes ending in "/".
 func tenantPathErrors(paths []string) []error {

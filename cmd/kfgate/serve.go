@@ -75,7 +75,7 @@ func serve(cmd *cobra.Command, cfg serveConfig) error {
 	xdsServer := server.New(server.Options{Logger: log.WithName("xds"), Registry: reg})
 	diag := diagnostics.New(reg, xdsServer.Ready)
 	runner := controlplane.New(build.Options{ID: cfg.ID, ListenerPort: cfg.ListenerPort, HTTPSPort: cfg.HTTPSPort, ClusterDomain: cfg.ClusterDomain,
-		TrustedNamespaces: cfg.TrustedNamespaces, TenantPaths: cfg.TenantPaths},
+		TrustedNamespaces: cfg.TrustedNamespaces, TenantPaths: cfg.tenantPaths()},
 		xdsServer, diag, reg, log.WithName("build"))
 
 	xdsLis, err := net.Listen("tcp", cfg.XDSAddress)
