@@ -233,13 +233,14 @@ func (e *Envoy) forget(subs map[string]*subscription) {
 }
 
 // rejected records a NACK and reports it: a NACK fails the test unless Options.OnReject takes it.
+// The report comes first, so that whoever waits on the State for the NACK finds it reported.
 func (e *Envoy) rejected(r Rejection) {
-	e.update(func(st *State) { st.Rejections = append(st.Rejections, r) })
 	if e.opts.OnReject != nil {
 		e.opts.OnReject(r)
-		return
+	} else {
+		e.fail("NACK %s version %q: %s", typeName(r.TypeURL), r.Version, strings.Join(r.Errors, "; "))
 	}
-	e.fail("NACK %s version %q: %s", typeName(r.TypeURL), r.Version, strings.Join(r.Errors, "; "))
+	e.update(func(st *State) { st.Rejections = append(st.Rejections, r) })
 }
 
 // decodeAll unpacks a response's resources, each of the response's type; a named type (names
