@@ -44,8 +44,12 @@ const (
 // IsNotebookAnnotation says whether a Notebook's annotation is one kfgate reads (and so keeps).
 func IsNotebookAnnotation(key string) bool { return strings.HasPrefix(key, NotebookAnnotationPrefix) }
 
-// ReasonInvalidNotebook is the Event reason for a Notebook whose route cannot be generated.
-const ReasonInvalidNotebook = "InvalidNotebook"
+// Event reasons for notebooks' Services: a Notebook whose route cannot be generated, and a generated
+// annotation another writer holds.
+const (
+	ReasonInvalidNotebook  = "InvalidNotebook"
+	ReasonNotebookConflict = "NotebookRouteConflict"
+)
 
 // Notebook is a Kubeflow notebook server, recognised by its Service.
 type Notebook struct {

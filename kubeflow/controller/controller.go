@@ -202,7 +202,11 @@ func (c *Controller) converge(ctx context.Context, svc *corev1.Service, key, wan
 	switch {
 	case apierrors.IsConflict(err):
 		c.setConflicted(key, want)
-		return note{kubeflow.ReasonConflict, "kfgate.io/generated-config is managed by another writer (" + conflictManagers(err) +
+		reason := kubeflow.ReasonConflict
+		if kubeflow.IsNotebookService(svc) {
+			reason = kubeflow.ReasonNotebookConflict
+		}
+		return note{reason, "kfgate.io/generated-config is managed by another writer (" + conflictManagers(err) +
 			"); kfgate leaves it as it is. Remove it, or let kfgate own it, for kfgate to keep it up to date."}, nil
 	case err != nil:
 		return note{}, fmt.Errorf("applying %s: %w", key, err)

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/kubeflow"
 	"github.com/kfgate/kfgate/test/xdsclient"
 )
@@ -110,4 +111,25 @@ func TestNotebookRouted(t *testing.T) {
 	c.update(t, &got)
 	poll(t, "the generated annotation removed", func() bool { _, ok := c.generated(t, ns, "vscode"); return !ok })
 	envoy.Wait(t, "the notebook's route gone", func(v xdsclient.View) bool { return !decide(t, v, "GET", path).IsForward() })
+}
+
+// A notebook's Service whose generated annotation someone else wrote keeps it, and is told so.
+func TestNotebookAnnotationHeldByAnother(t *testing.T) {
+	c := needCluster(t)
+	ns := c.namespace(t)
+	if err := notebookCRD(); err != nil {
+		t.Fatal(err)
+	}
+	c.create(t, notebook(ns, "mine", nil)) // known: kfgate wants its own route there
+	p := startPlane(t, c.cfg, "default", withModels(kubeflow.DefaultTemplate))
+	envoy := p.envoy(t, "envoy")
+	svc := notebookService(ns, "mine")
+	mine := mappingDoc("mine-"+ns, "/"+ns+"-mine/", "mine:80")
+	svc.Annotations = map[string]string{mapping.AnnotationGenerated: mine}
+	c.create(t, svc)
+	c.waitEvent(t, ns, "mine", corev1.EventTypeWarning, kubeflow.ReasonNotebookConflict)
+	envoy.Wait(t, "the hand-written route", routeIs("* /"+ns+"-mine/", ns+"/mine/80"))
+	if got, _ := c.generated(t, ns, "mine"); got != mine {
+		t.Fatalf("the annotation changed: %q", got)
+	}
 }
