@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/kubeflow"
 	"github.com/kfgate/kfgate/test/oidcprovider"
 )
@@ -341,7 +343,127 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("11-logout-ends-both-sessions", func(t *testing.T) {
+	t.Run("11-tenant-cannot-configure-the-gateway", func(t *testing.T) {
+		// A profile's Service whose annotation tries to configure the gateway; only its Mapping
+		// within its own path space, to its own Service, behind the login, is served.
+		w.createEvil(t)
+		api := map[string]string{"Accept": "application/json"}
+		tenant := "/" + w.ns + "/"
+		var e echoed
+		eventually(t, "the tenant's own Mapping served", func() (bool, string) {
+			var why string
+			e, why = session.get(t, tenant+"app/x", api)
+			return e.Headers[routeHeader] == "app", why + fmt.Sprintf(" %+v", e)
+		})
+		if e.Path != "/x" || e.Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("the tenant's Service received %s as %q, want /x (its prefix rewritten) as %s", e.Path, e.Headers["kubeflow-userid"], user.Email)
+		}
+
+		// bypass_auth refused: without a session, the path falls to the catch-all, which wants a login.
+		anon := w.client()
+		n := len(w.echo.requests())
+		resp, _ := anon.do(t, http.MethodGet, tenant+"public/x", map[string]string{"Accept": acceptHTML}, "")
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, w.idp.Issuer+"/") {
+			t.Errorf("a browser without a session on the tenant's bypass_auth path: %s to %q, want a 302 to the IdP", resp.Status, loc)
+		}
+		if resp, _ := anon.do(t, http.MethodGet, tenant+"public/x", map[string]string{"X-Requested-With": "XMLHttpRequest"}, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("an XHR without a session on the tenant's bypass_auth path: %s, want 401", resp.Status)
+		}
+		if got := w.echo.requests()[n:]; len(got) != 0 {
+			t.Errorf("without a session, the tenant's bypass_auth path reached the upstream: %+v", got)
+		}
+
+		// The forged kubeflow-userid refused with its Mapping: the catch-all answers, as the user.
+		if e, why := session.get(t, tenant+"admin/x", api); e.Server != "echo" || e.Path != tenant+"admin/x" || e.Headers[routeHeader] != "" ||
+			e.Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("the tenant's Mapping setting kubeflow-userid: %+v (%s), want the catch-all echo (path kept, no %s) as %s", e, why, routeHeader, user.Email)
+		}
+		// Paths outside the tenant's spaces, a prefix or a regex, stay the catch-all's.
+		for _, p := range []string{"/x-elsewhere/y", "/" + w.ns + "-other/z"} {
+			if e, why := session.get(t, p, api); e.Server != "echo" || e.Path != p || e.Headers[routeHeader] != "" || e.Headers["kubeflow-userid"] != user.Email {
+				t.Errorf("%s with the session: %+v (%s), want the catch-all echo (path kept, no %s) as %s", p, e, why, routeHeader, user.Email)
+			}
+		}
+		// /dex/ skips the login (authn's skipAuth), with a session or without: no page of the tenant's there.
+		if e, why := session.get(t, "/dex/evil/x", api); e.Server != "echo" || e.Path != "/dex/evil/x" || e.Headers[routeHeader] != "" {
+			t.Errorf("/dex/evil/x with the session: %+v (%s), want the catch-all echo (path kept, no %s)", e, why, routeHeader)
+		}
+		if e := anon.echo(t, http.MethodGet, "/dex/evil/x", api); e.Path != "/dex/evil/x" || e.Headers[routeHeader] != "" {
+			t.Errorf("/dex/evil/x without a session: %+v, want the catch-all echo (path kept, no %s)", e, routeHeader)
+		}
+
+		// The Module refused: no route sets kubeflow-userid, and no upstream ever saw the forged value.
+		if p, why := session.predict(t, "/models/mnist/", nil, instances); !slices.Equal(p.Predictions, wantPredictions) {
+			t.Errorf("prediction next to the tenant's Module: %v (%s), want %v", p.Predictions, why, wantPredictions)
+		} else if tf := w.tf.requests(); tf[len(tf)-1].Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("TF Serving saw kubeflow-userid %q, want %s", tf[len(tf)-1].Headers["kubeflow-userid"], user.Email)
+		}
+		if e, why := session.get(t, w.notebookPath(rstudioName)+"x", api); e.Server != rstudioName || e.Headers["kubeflow-userid"] != user.Email {
+			t.Errorf("the RStudio notebook next to the tenant's Module: %+v (%s), want it as %s", e, why, user.Email)
+		}
+		for _, u := range []*upstream{w.echo, w.tf, w.jupyter, w.rstudio} {
+			if got := carries(u, forgedAdmin); len(got) != 0 {
+				t.Errorf("%s received %s: %+v", u.name, forgedAdmin, got)
+			}
+		}
+
+		// An ExternalName Service of the tenant for what is not its own (localhost, where kfgate
+		// authn's metrics are) gets no traffic: 503.
+		if resp, body := session.do(t, http.MethodGet, tenant+"loop/", api, ""); resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(body, "kfgate_authn") {
+			t.Errorf("the tenant's route to its ExternalName Service for localhost: %s %.200q, want 503", resp.Status, body)
+		}
+
+		// A trusted Mapping wins a path over a tenant's, even an older one; the tenant's is refused.
+		shared := tenant + "shared/"
+		w.createAnnotated(t, w.ns, "squatter", markedMapping("squatter", shared, "squatter", "squatter"))
+		eventually(t, "the tenant's Mapping on "+shared, func() (bool, string) {
+			e, why := session.get(t, shared+"x", api)
+			return e.Headers[routeHeader] == "squatter" && e.Path == "/x", why + fmt.Sprintf(" %+v", e)
+		})
+		w.createAnnotated(t, w.gwNS, "shared", markedMapping("shared", shared, "shared", "trusted"))
+		eventually(t, "the newer trusted Mapping to win "+shared+" over the tenant's", func() (bool, string) {
+			e, why := session.get(t, shared+"x", api)
+			return e.Headers[routeHeader] == "trusted" && e.Path == "/x" && e.Headers["kubeflow-userid"] == user.Email, why + fmt.Sprintf(" %+v", e)
+		})
+		eventually(t, "the tenant's Mapping on "+shared+" refused", func() (bool, string) {
+			diags, why := w.diagnostics(w.ns, "squatter")
+			return slices.ContainsFunc(diags, func(d mapping.Diagnostic) bool {
+				return d.DocName == "squatter" && d.Severity == mapping.SeverityError && d.Reason == mapping.ReasonConflict
+			}), fmt.Sprintf("%v %s", diags, why)
+		})
+
+		// Each refused document has its error, and the tenant is told, on its Service, by a Warning.
+		eventually(t, "kfgate serve's diagnostics to refuse each of the tenant's documents", func() (bool, string) {
+			diags, why := w.diagnostics(w.ns, evilName)
+			refused := map[string]string{}
+			for _, d := range diags {
+				if d.Severity == mapping.SeverityError && d.Reason == mapping.ReasonUntrusted {
+					refused[d.DocName] = d.Field
+				}
+			}
+			return maps.Equal(refused, evilRefused) && !slices.ContainsFunc(diags, func(d mapping.Diagnostic) bool { return d.DocName == "evil-app" }),
+				fmt.Sprintf("refused %v (%s; all: %v), want %v (document: field) and nothing about evil-app", refused, why, diags, evilRefused)
+		})
+		// The Mappings kfgate generates in the tenant's namespace are within its rules.
+		for _, svc := range []string{"mnist", rstudioName} {
+			diags, why := w.diagnostics(w.ns, svc)
+			if why != "" || slices.ContainsFunc(diags, func(d mapping.Diagnostic) bool { return d.Reason == mapping.ReasonUntrusted }) {
+				t.Errorf("the generated Mappings of %s: %v %s, want none %s", svc, diags, why, mapping.ReasonUntrusted)
+			}
+		}
+		var note string
+		eventually(t, "a Warning Event "+mapping.ReasonUntrusted+" on the tenant's Service", func() (bool, string) {
+			var why string
+			note, why = w.untrustedEvent(w.ns, evilName)
+			return note != "", why
+		})
+		// The note is cut at 1024 bytes (events.k8s.io's limit): its visible part names not trusted documents.
+		if !strings.HasPrefix(note, fmt.Sprintf("%d problems: ", len(evilRefused))) || !strings.Contains(note, "is not trusted") || strings.Contains(note, "evil-app") {
+			t.Errorf("the Event's note %q: want %d problems, of namespace trust, and nothing of evil-app", note, len(evilRefused))
+		}
+	})
+
+	t.Run("12-logout-ends-both-sessions", func(t *testing.T) {
 		if browser != nil {
 			browser.do(t, "logging out with Chromium",
 				chromedp.Navigate(w.gateway+"/authservice/logout"),
@@ -388,7 +510,7 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("12-endpoints-and-labels-change-what-is-served", func(t *testing.T) {
+	t.Run("13-endpoints-and-labels-change-what-is-served", func(t *testing.T) {
 		api := w.client()
 		bearer := map[string]string{"Authorization": "Bearer " + token}
 		servers := func(n int) map[string]int {
@@ -404,7 +526,7 @@ func TestE2E(t *testing.T) {
 			return seen
 		}
 		tf2 := startTFServing(t, "tf-2")
-		w.putSlice("mnist", "mnist-2", "http-tf-serving", tf2.port)
+		w.putSlice(w.ns, "mnist", "mnist-2", "http-tf-serving", tf2.port)
 		eventually(t, "both TF Serving servers to answer", func() (bool, string) {
 			s := servers(10)
 			return s["tf-1"] > 0 && s["tf-2"] > 0, fmt.Sprint(s)
@@ -443,7 +565,7 @@ func TestE2E(t *testing.T) {
 		})
 	})
 
-	t.Run("13-idp-down", func(t *testing.T) {
+	t.Run("14-idp-down", func(t *testing.T) {
 		existing := w.client()
 		existing.login(t)
 		// A login under way when the IdP goes: its callback cannot redeem the code.

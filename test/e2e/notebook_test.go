@@ -103,7 +103,7 @@ func (w *world) createNotebook(name string, annotations map[string]string, up *u
 	if _, err := w.cs.CoreV1().Services(w.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating the Service of Notebook %s: %v", name, err)
 	}
-	w.putSlice(name, name+"-1", "http-"+name, up.port)
+	w.putSlice(w.ns, name, name+"-1", "http-"+name, up.port)
 	t.Cleanup(func() {
 		_ = w.cs.CoreV1().Services(w.ns).Delete(context.Background(), name, metav1.DeleteOptions{})
 		_ = dynamic.NewForConfigOrDie(kubeCfg).Resource(notebookGVR).Namespace(w.ns).Delete(context.Background(), name, metav1.DeleteOptions{})

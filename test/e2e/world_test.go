@@ -44,8 +44,10 @@ type world struct {
 	idp       *oidcprovider.Provider
 	gateway   string
 	authnHTTP string // kfgate authn's HTTP address (/metrics)
+	diag      string // kfgate serve's diagnostics address (/config.json)
 	dir       string
-	ns        string // the namespace of this run's objects, e2e-<random>
+	ns        string // the tenant namespace (a Kubeflow profile's): the model, the notebooks; e2e-<random>
+	gwNS      string // the trusted namespace (Kubeflow's kubeflow): the AuthService and the catch-all; <ns>-gw
 }
 
 // startWorld starts every component; they stop when t ends.
@@ -53,6 +55,7 @@ func startWorld(t *testing.T) *world {
 	t.Helper()
 	need(t, kube != nil, "the envtest API server (KUBEBUILDER_ASSETS)")
 	w := &world{t: t, cs: kubernetes.NewForConfigOrDie(kubeCfg), dir: t.TempDir(), ns: "e2e-" + strings.ToLower(rand.Text()[:8])}
+	w.gwNS = w.ns + "-gw"
 	kubeconfig := w.write("kubeconfig", string(kube.KubeConfig))
 	w.echo = startEcho(t)
 	w.tf = startTFServing(t, "tf-1")
@@ -65,8 +68,9 @@ func startWorld(t *testing.T) *world {
 	startProcess(t, kfgateBin, "serve", "--source", "kubernetes", "--kubeconfig", kubeconfig,
 		"--xds-address", xdsAddr, "--diagnostics-address", diag, "--listener-port", strconv.Itoa(listenerPort),
 		"--leader-election-namespace", "default", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s",
-		"--kubeflow-models", "--log-level", "info")
+		"--kubeflow-models", "--trusted-namespaces", w.gwNS, "--log-level", "info")
 	waitHealthy(t, "kfgate serve /healthz", "http://"+diag+"/healthz")
+	w.diag = diag
 	w.gateway = "http://" + w.startEnvoy(xdsAddr, uint32(listenerPort)) //nolint:gosec // a TCP port fits
 
 	w.idp = oidcprovider.Start(t, oidcprovider.Options{Clients: []oidcprovider.Client{{
@@ -143,14 +147,17 @@ bearer:
 	return grpcPort
 }
 
-// createObjects creates the namespace, the echo Service (the AuthService and the catch-all Mapping),
-// the mnist TF Serving Service and the two notebooks (Notebook and Service), with EndpointSlices
+// createObjects creates the two namespaces: the trusted one with the echo Service (the AuthService
+// and the catch-all Mapping), as Kubeflow's kubeflow namespace, and the tenant's, a profile's, with
+// the mnist TF Serving Service and the two notebooks (Notebook and Service); with EndpointSlices
 // pointing at the upstreams.
 func (w *world) createObjects(authzPort int) {
 	t := w.t
 	ctx := context.Background()
-	if _, err := w.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, ns := range []string{w.gwNS, w.ns} {
+		if _, err := w.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := w.cs.CoreV1().ServiceAccounts(w.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default-editor"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -170,21 +177,21 @@ service: echo:80
 `, authzPort)
 	echo := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "echo", Annotations: map[string]string{mapping.AnnotationAmbassador: config}},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-	if _, err := w.cs.CoreV1().Services(w.ns).Create(ctx, echo, metav1.CreateOptions{}); err != nil {
+	// The API server outlives the test (and has no namespace controller, so the namespaces stay):
+	// the Services go with it, so that another run in the same process does not meet this run's
+	// model name, nor its gateway namespace's documents (a tenant's, to that run's kfgate serve).
+	t.Cleanup(func() {
+		_ = w.cs.CoreV1().Services(w.gwNS).Delete(context.Background(), "echo", metav1.DeleteOptions{})
+		_ = w.cs.CoreV1().Services(w.ns).Delete(context.Background(), "mnist", metav1.DeleteOptions{})
+	})
+	if _, err := w.cs.CoreV1().Services(w.gwNS).Create(ctx, echo, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w.putSlice("echo", "echo-1", "http", w.echo.port)
+	w.putSlice(w.gwNS, "echo", "echo-1", "http", w.echo.port)
 	if _, err := w.cs.CoreV1().Services(w.ns).Create(ctx, tfServingService("mnist"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w.putSlice("mnist", "mnist-1", "http-tf-serving", w.tf.port)
-	// The API server outlives the test (and has no namespace controller): the Services go with it,
-	// so that another run in the same process does not meet this run's model name.
-	t.Cleanup(func() {
-		for _, name := range []string{"echo", "mnist"} {
-			_ = w.cs.CoreV1().Services(w.ns).Delete(context.Background(), name, metav1.DeleteOptions{})
-		}
-	})
+	w.putSlice(w.ns, "mnist", "mnist-1", "http-tf-serving", w.tf.port)
 	w.createNotebook(jupyterName, nil, w.jupyter)
 	w.createNotebook(rstudioName, map[string]string{
 		kubeflow.AnnotationNotebookRewrite: "/",
@@ -200,14 +207,14 @@ func tfServingService(name string) *corev1.Service {
 		}}}
 }
 
-// putSlice creates or replaces an EndpointSlice of svc: one ready endpoint, hostIP, on port.
-func (w *world) putSlice(svc, name, portName string, port int32) {
+// putSlice creates or replaces an EndpointSlice of Service ns/svc: one ready endpoint, hostIP, on port.
+func (w *world) putSlice(ns, svc, name, portName string, port int32) {
 	w.t.Helper()
 	sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(port)}},
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{hostIP(w.t)}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}}}
-	api := w.cs.DiscoveryV1().EndpointSlices(w.ns)
+	api := w.cs.DiscoveryV1().EndpointSlices(ns)
 	ctx := context.Background()
 	_ = api.Delete(ctx, name, metav1.DeleteOptions{})
 	if _, err := api.Create(ctx, sl, metav1.CreateOptions{}); err != nil {
