@@ -101,15 +101,22 @@ func Generate(m Model, path string, opts GenerateOptions) (string, error) {
 				return "", err
 			}
 		}
-		buf.WriteString("---\n")
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(doc); err != nil {
-			return "", fmt.Errorf("kubeflow: encoding Mapping %s: %w", doc.Name, err)
+		if err := writeDocument(&buf, doc.Name, doc); err != nil {
+			return "", err
 		}
-		_ = enc.Close() // a bytes.Buffer does not fail
 	}
 	return buf.String(), selfCheck(m, buf.String(), opts)
+}
+
+// writeDocument appends one generated document, after its "---" line, in kfgate's YAML style.
+func writeDocument(buf *bytes.Buffer, name string, doc any) error {
+	buf.WriteString("---\n")
+	enc := yaml.NewEncoder(buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("kubeflow: encoding Mapping %s: %w", name, err)
+	}
+	return enc.Close() // a bytes.Buffer does not fail
 }
 
 func checkGenerate(m Model, path string) (api, error) {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	yaml "go.yaml.in/yaml/v3"
-
 	"github.com/kfgate/kfgate/gateway/mapping"
 )
 
@@ -64,13 +62,9 @@ func GenerateNotebook(n Notebook, opts GenerateOptions) (string, error) {
 		doc.Headers[k] = headerValue{Value: v} // set, replacing what the client sent (Istio's headers.request.set)
 	}
 	var buf bytes.Buffer
-	buf.WriteString("---\n")
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return "", fmt.Errorf("kubeflow: encoding Mapping %s: %w", doc.Name, err)
+	if err := writeDocument(&buf, doc.Name, doc); err != nil {
+		return "", err
 	}
-	_ = enc.Close() // a bytes.Buffer does not fail
 	src := mapping.Source{Kind: "Service", Namespace: n.Namespace, Name: n.Service, Key: mapping.AnnotationGenerated}
 	docs, diags := mapping.Decode(src, buf.String(), mapping.Options{ID: opts.ID})
 	if len(diags) > 0 || len(docs) != 1 {

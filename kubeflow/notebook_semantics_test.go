@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kfgate/kfgate/gateway/build"
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/test/routeeval"
@@ -53,17 +52,7 @@ func TestNotebookRouteSemantics(t *testing.T) {
 		objs.Services = append(objs.Services, svc)
 		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
 	}
-	res, err := build.NewBuilder(build.Options{}).Build(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range res.Diagnostics {
-		t.Errorf("diagnostic on generated config: %s", d)
-	}
-	router, err := routeeval.Compile(res.Resources.Routes[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := compileRoutes(t, objs)
 	const (
 		jupyter, vscode, rstudio = ns + "/jupyter/80", ns + "/vscode/80", ns + "/rstudio/80"
 		teamA, dashboard         = "team-a/jupyter/80", "kubeflow/centraldashboard/80"

@@ -128,6 +128,12 @@ func buildModels(t *testing.T, tmpl Template, svcs ...*corev1.Service) *routeeva
 		objs.Services = append(objs.Services, svc)
 		objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
 	}
+	return compileRoutes(t, objs)
+}
+
+// compileRoutes builds objs with the pipeline, which must report nothing, and compiles the route table.
+func compileRoutes(t *testing.T, objs source.Objects) *routeeval.Router {
+	t.Helper()
 	res, err := build.NewBuilder(build.Options{}).Build(objs)
 	if err != nil {
 		t.Fatal(err)

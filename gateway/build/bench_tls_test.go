@@ -52,18 +52,12 @@ func BenchmarkOneServiceChangeTLS(b *testing.B) {
 			if _, err := e.Build(objs); err != nil {
 				b.Fatal(err)
 			}
-			t := objs.Texts[n/2]
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				i++
-				t.Body = annotation(n/2, fmt.Sprintf("timeout_ms: %d\n", 1000+i%2))
-				e.SetText(t)
-				res, err := e.Result()
-				if err != nil || len(res.Resources.Routes) != 2 {
-					b.Fatalf("%v, %d route tables", err, len(res.Resources.Routes))
+			changeOneService(b, e, objs, n, func(res *Result) error {
+				if len(res.Resources.Routes) != 2 {
+					return fmt.Errorf("%d route tables, want 2", len(res.Resources.Routes))
 				}
-			}
+				return nil
+			})
 		})
 	}
 }
