@@ -6,6 +6,9 @@ LDFLAGS   := -X main.version=$(VERSION)
 CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kfgate
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI  := $(CACHE)/tools/golangci-lint-$(GOLANGCI_VERSION)
+# kustomize renders the install (test/install, `make manifests`), built from the Go module proxy.
+KUSTOMIZE_VERSION := v5.8.1
+KUSTOMIZE := $(CACHE)/tools/kustomize-$(KUSTOMIZE_VERSION)
 XDS_ADDR  ?= 127.0.0.1:18000
 DIAG_ADDR ?= 127.0.0.1:8877
 
@@ -22,8 +25,8 @@ run: build
 
 test: fmt-check tidy-check vet lint unit
 
-unit: envtest test-deps
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 20m ./...
+unit: envtest test-deps $(KUSTOMIZE)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KFGATE_KUSTOMIZE="$(KUSTOMIZE)" $(GO) test -race -count=1 -timeout 20m ./...
 
 # The end-to-end suite alone (test/e2e; `unit` runs it too, as part of ./...): the kfgate binary,
 # envtest, oidc-provider, Chromium and the Envoy stand-in, or a real Envoy with KFGATE_ENVOY_BIN set.
@@ -54,6 +57,11 @@ $(GOLANGCI):
 	GOBIN=$(dir $(GOLANGCI)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 	mv $(dir $(GOLANGCI))/golangci-lint $(GOLANGCI)
 
+$(KUSTOMIZE):
+	mkdir -p $(dir $(KUSTOMIZE))
+	GOBIN=$(dir $(KUSTOMIZE)) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(dir $(KUSTOMIZE))/kustomize $(KUSTOMIZE)
+
 lint: $(GOLANGCI)
 	$(GOLANGCI) run ./...
 
@@ -68,12 +76,12 @@ testdata:
 	$(GO) test ./authn -run TestRespondGolden -update
 
 # manifests/*.yaml, rendered from kustomize/ (test/install fails when they are stale).
-manifests:
+manifests: $(KUSTOMIZE)
 	{ echo '# Rendered by `make manifests` from kustomize/overlays/standalone: do not edit.'; \
-	  kubectl kustomize kustomize/overlays/standalone; } > manifests/install.yaml.tmp
+	  $(KUSTOMIZE) build kustomize/overlays/standalone; } > manifests/install.yaml.tmp
 	mv manifests/install.yaml.tmp manifests/install.yaml
 	{ echo '# Rendered by `make manifests` from kustomize/overlays/kubeflow: do not edit.'; \
-	  kubectl kustomize kustomize/overlays/kubeflow; } > manifests/kubeflow.yaml.tmp
+	  $(KUSTOMIZE) build kustomize/overlays/kubeflow; } > manifests/kubeflow.yaml.tmp
 	mv manifests/kubeflow.yaml.tmp manifests/kubeflow.yaml
 
 clean:

@@ -61,7 +61,7 @@ func (w *warnings) take() []string {
 // checked by TestTLS, TestMonitoring and TestMeshPolicies.
 func TestDryRun(t *testing.T) {
 	for _, b := range variants {
-		render(t, b.dir) // before the API server starts: skips without kubectl
+		render(t, b.dir) // before the API server starts: skips without kustomize
 	}
 	_, cfg := apiserver.Start(t)
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{"testdata/crds"}, ErrorIfPathMissing: true}); err != nil {

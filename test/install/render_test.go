@@ -53,18 +53,27 @@ func variantNamed(t *testing.T, name string) variant {
 	return variant{}
 }
 
-// kubectl finds kubectl; without it the test skips, except under CI, where it fails (as
-// test/apiserver does for the API server).
-func kubectl(t *testing.T) string {
+// kustomizeCommand is how the tests render a kustomization: $KFGATE_KUSTOMIZE (`make test` builds
+// kustomize from the Go module proxy and sets it), else kustomize or `kubectl kustomize` on PATH.
+// Without any, the test skips, except under CI, where it fails (as test/apiserver does for the API
+// server).
+func kustomizeCommand(t *testing.T) []string {
 	t.Helper()
-	p, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kubectl is not installed: the install tests need `kubectl kustomize`")
-		}
-		t.Skip("kubectl is not installed: the install tests need `kubectl kustomize`")
+	if p := os.Getenv("KFGATE_KUSTOMIZE"); p != "" {
+		return []string{p, "build"}
 	}
-	return p
+	if p, err := exec.LookPath("kustomize"); err == nil {
+		return []string{p, "build"}
+	}
+	if p, err := exec.LookPath("kubectl"); err == nil {
+		return []string{p, "kustomize"}
+	}
+	const missing = "neither KFGATE_KUSTOMIZE, kustomize nor kubectl: run the install tests through `make test`, which builds kustomize"
+	if os.Getenv("CI") != "" {
+		t.Fatal(missing)
+	}
+	t.Skip(missing)
+	return nil
 }
 
 // output is one rendered kustomization.
@@ -81,10 +90,10 @@ type renderOnce struct {
 
 var renders sync.Map // dir → *renderOnce
 
-// render runs `kubectl kustomize` on dir (relative to repoRoot), once per test binary.
+// render renders the kustomization dir (relative to repoRoot), once per test binary.
 func render(t *testing.T, dir string) *output {
 	t.Helper()
-	bin := kubectl(t)
+	bin := kustomizeCommand(t)
 	r, _ := renders.LoadOrStore(dir, &renderOnce{})
 	ro := r.(*renderOnce)
 	ro.once.Do(func() { ro.out, ro.err = kustomize(bin, dir) })
@@ -94,16 +103,16 @@ func render(t *testing.T, dir string) *output {
 	return ro.out
 }
 
-func kustomize(bin, dir string) (*output, error) {
+func kustomize(bin []string, dir string) (*output, error) {
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "kustomize", filepath.Join(repoRoot, dir)) // #nosec G204 -- the test's own paths
+	cmd := exec.Command(bin[0], append(bin[1:], filepath.Join(repoRoot, dir))...) // #nosec G204 -- the test's own paths
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("kubectl kustomize %s: %w\n%s", dir, err, stderr.String())
+		return nil, fmt.Errorf("kustomize %s: %w\n%s", dir, err, stderr.String())
 	}
 	objs, err := parseObjects(stdout.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("kubectl kustomize %s: %w", dir, err)
+		return nil, fmt.Errorf("kustomize %s: %w", dir, err)
 	}
 	return &output{text: stdout.String(), objs: objs}, nil
 }
