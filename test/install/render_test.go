@@ -182,48 +182,43 @@ func convert[T any](t *testing.T, u *unstructured.Unstructured) *T {
 }
 
 func (o *output) deployments(t *testing.T) []*appsv1.Deployment {
-	t.Helper()
-	var out []*appsv1.Deployment
-	for _, u := range o.ofKind("Deployment") {
-		out = append(out, convert[appsv1.Deployment](t, u))
-	}
-	return out
+	return allOf[appsv1.Deployment](t, o, "Deployment")
 }
 
 func (o *output) deployment(t *testing.T, name string) *appsv1.Deployment {
-	t.Helper()
-	u := o.get("Deployment", name)
-	if u == nil {
-		t.Fatalf("no Deployment %s", name)
-	}
-	return convert[appsv1.Deployment](t, u)
+	return oneOf[appsv1.Deployment](t, o, "Deployment", name)
 }
 
 func (o *output) services(t *testing.T) []*corev1.Service {
+	return allOf[corev1.Service](t, o, "Service")
+}
+
+func (o *output) service(t *testing.T, name string) *corev1.Service {
+	return oneOf[corev1.Service](t, o, "Service", name)
+}
+
+func (o *output) configMap(t *testing.T, name string) *corev1.ConfigMap {
+	return oneOf[corev1.ConfigMap](t, o, "ConfigMap", name)
+}
+
+// allOf converts every object of a kind of the rendering.
+func allOf[T any](t *testing.T, o *output, kind string) []*T {
 	t.Helper()
-	var out []*corev1.Service
-	for _, u := range o.ofKind("Service") {
-		out = append(out, convert[corev1.Service](t, u))
+	var out []*T
+	for _, u := range o.ofKind(kind) {
+		out = append(out, convert[T](t, u))
 	}
 	return out
 }
 
-func (o *output) service(t *testing.T, name string) *corev1.Service {
+// oneOf converts the named object of a kind, failing the test when the rendering has none.
+func oneOf[T any](t *testing.T, o *output, kind, name string) *T {
 	t.Helper()
-	u := o.get("Service", name)
+	u := o.get(kind, name)
 	if u == nil {
-		t.Fatalf("no Service %s", name)
+		t.Fatalf("no %s %s", kind, name)
 	}
-	return convert[corev1.Service](t, u)
-}
-
-func (o *output) configMap(t *testing.T, name string) *corev1.ConfigMap {
-	t.Helper()
-	u := o.get("ConfigMap", name)
-	if u == nil {
-		t.Fatalf("no ConfigMap %s", name)
-	}
-	return convert[corev1.ConfigMap](t, u)
+	return convert[T](t, u)
 }
 
 func container(t *testing.T, d *appsv1.Deployment, name string) corev1.Container {
