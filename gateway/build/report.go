@@ -78,8 +78,12 @@ func newReport(texts []*text, res *Result) *Report {
 	served := tlsByDocument(res.Config)
 	for _, d := range res.Documents() {
 		key := d.Kind + "/" + d.Namespace + "/" + d.Name
+		var tls *TLSReport
+		if d.Kind == mapping.KindTLSContext || (d.Kind == mapping.KindModule && d.Name == "tls") {
+			tls = served[ir.ChainName(d.Kind, d.Namespace, d.Name)]
+		}
 		get(d.Source).Documents = append(get(d.Source).Documents, DocumentReport{Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,
-			Key: d.Source.Key, Routes: routes[key], TLS: served[ir.Key(d.Namespace, d.Name)]})
+			Key: d.Source.Key, Routes: routes[key], TLS: tls})
 	}
 	for _, d := range res.Diagnostics {
 		o := get(d.Source)
@@ -92,7 +96,7 @@ func newReport(texts []*text, res *Result) *Report {
 	return rep
 }
 
-// tlsByDocument describes each filter chain of the HTTPS listener, by its TLSContext's namespace/name.
+// tlsByDocument describes each filter chain of the HTTPS listener, by its name (ir.ChainName).
 func tlsByDocument(cfg *ir.Config) map[string]*TLSReport {
 	if cfg.HTTPS == nil {
 		return nil

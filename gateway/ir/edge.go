@@ -38,8 +38,8 @@ func (r *resolver) edgeSingletons(docs []*mapping.Document) {
 			r.contexts = append(r.contexts, d)
 			r.origins[Key(d.Namespace, d.Name)] = d
 		case d.Kind == mapping.KindModule && d.Name == "tls" && d.Module.TLSServer != nil:
-			legacy := *d
-			legacy.Kind, legacy.TLSContext, legacy.Module = mapping.KindTLSContext, d.Module.TLSServer, nil
+			legacy := *d // still a Module to its diagnostics; a TLSContext to resolveTLS
+			legacy.TLSContext, legacy.Module = d.Module.TLSServer, nil
 			r.contexts = append(r.contexts, &legacy)
 		case d.Kind == mapping.KindRateLimitService:
 			rls = r.single(rls, d)

@@ -160,7 +160,7 @@ func resolveTLS(contexts []*mapping.Document, secrets map[string]*Secret, last m
 			published[s.Name] = true
 			res.secrets = append(res.secrets, s)
 		}
-		fc := &FilterChain{Name: Key(d.Namespace, d.Name), Secret: s.Name, TLSParams: paramsOf(c)}
+		fc := &FilterChain{Name: ChainName(d.Kind, d.Namespace, d.Name), Secret: s.Name, TLSParams: paramsOf(c)}
 		if !slices.Contains(c.Hosts, WildcardHost) {
 			fc.ServerNames = slices.Clone(c.Hosts)
 		}
@@ -182,13 +182,22 @@ func resolveTLS(contexts []*mapping.Document, secrets map[string]*Secret, last m
 	return res
 }
 
+// ChainName names the filter chain a TLSContext serves: namespace/name. The legacy tls Module's
+// chain is Module/namespace/tls, so that it never shares a name with a TLSContext called tls.
+func ChainName(kind, namespace, name string) string {
+	if kind == mapping.KindModule {
+		return kind + "/" + Key(namespace, name)
+	}
+	return Key(namespace, name)
+}
+
 // ownHosts claims hosts for d; a host already claimed by an older TLSContext is an error, and d
 // gets no filter chain at all (serving it half would be a surprise).
 func (r *resolver) ownHosts(d mapping.Document, hosts []string, owner map[string]*mapping.Document) bool {
 	for _, h := range hosts {
 		if o := owner[h]; o != nil {
 			r.report(d, mapping.SeverityError, mapping.ReasonConflict, "hosts",
-				"host %q is already served by the older TLSContext %s/%s (%s); this TLSContext is not served", h, o.Namespace, o.Name, o.Source.Object())
+				"host %q is already served by the older %s %s/%s (%s); this %s is not served", h, o.Kind, o.Namespace, o.Name, o.Source.Object(), d.Kind)
 			return false
 		}
 	}
