@@ -13,7 +13,7 @@ func decodeModule(o *object, name string) *Module {
 	c := o.child("config")
 	if c == nil {
 		if !o.r.failed {
-			o.r.errorf(o.node, "config", "is required")
+			o.r.errorf(o.node, o.field("config"), "is required")
 		}
 		return m
 	}
@@ -176,20 +176,20 @@ func decodeAuthService(o *object, namespace string) *AuthService {
 	if raw, ok := o.str("auth_service"); ok {
 		ref, err := ParseService(raw, namespace)
 		if err != nil {
-			o.r.errorf(o.value("auth_service"), "auth_service", "%q: %v", raw, err)
+			o.r.errorf(o.value("auth_service"), o.field("auth_service"), "%q: %v", raw, err)
 		}
 		a.Service = ref
 	} else if !o.r.failed {
-		o.r.errorf(o.node, "auth_service", "is required")
+		o.r.errorf(o.node, o.field("auth_service"), "is required")
 	}
 	if proto, ok := o.str("proto"); ok && proto != "grpc" {
-		o.r.errorf(o.value("proto"), "proto", "only \"grpc\" is supported (kfgate's authn speaks Envoy's ext_authz gRPC API), got %q", proto)
+		o.r.errorf(o.value("proto"), o.field("proto"), "only \"grpc\" is supported (kfgate's authn speaks Envoy's ext_authz gRPC API), got %q", proto)
 	} else if !ok && !o.r.failed {
-		o.r.report(o.node, SeverityInfo, ReasonIgnored, "proto", "not set; using grpc (Emissary defaults to http, which kfgate does not support)")
+		o.r.report(o.node, SeverityInfo, ReasonIgnored, o.field("proto"), "not set; using grpc (Emissary defaults to http, which kfgate does not support)")
 	}
 	// Emissary's ext_authz transport switch: kfgate always speaks v3, which "v2" services cannot answer.
 	if pv, ok := o.str("protocol_version"); ok && pv != "v3" {
-		o.r.errorf(o.value("protocol_version"), "protocol_version", "only v3 is supported (Envoy dropped the v2 ext_authz API), got %q", pv)
+		o.r.errorf(o.value("protocol_version"), o.field("protocol_version"), "only v3 is supported (Envoy dropped the v2 ext_authz API), got %q", pv)
 	}
 	if n, ok := o.integer("timeout_ms", 1, maxMs); ok {
 		a.TimeoutMs = n
@@ -207,7 +207,7 @@ func decodeAuthService(o *object, namespace string) *AuthService {
 	a.FailureModeAllow, _ = o.boolean("failure_mode_allow")
 	if a.FailureModeAllow {
 		// Allowed as Emissary allows it, but said out loud: the auth service's header hygiene is skipped too.
-		o.r.report(o.value("failure_mode_allow"), SeverityWarning, ReasonInvalid, "failure_mode_allow",
+		o.r.report(o.value("failure_mode_allow"), SeverityWarning, ReasonInvalid, o.field("failure_mode_allow"),
 			"true lets every request through unauthenticated when the auth service fails or is slow, with any identity headers (kubeflow-userid) the client sent")
 	}
 	if s := o.child("status_on_error"); s != nil {

@@ -63,10 +63,10 @@ func decodeTLSContext(o *object, hostsDefault []string) *TLSContext {
 	t.Secret = secretRef(o, "secret")
 	t.CASecret = secretRef(o, "ca_secret")
 	if len(t.Hosts) > 0 && t.Secret == "" && !o.r.failed && !o.has("secret") {
-		o.r.errorf(o.node, "secret", "is required with hosts: the Secret (type kubernetes.io/tls) holding the certificate and key")
+		o.r.errorf(o.node, o.field("secret"), "is required with hosts: the Secret (type kubernetes.io/tls) holding the certificate and key")
 	}
 	if len(t.Hosts) > 0 && t.CASecret != "" {
-		o.r.report(o.keyNode("ca_secret"), SeverityError, ReasonUnsupported, "ca_secret",
+		o.r.report(o.keyNode("ca_secret"), SeverityError, ReasonUnsupported, o.field("ca_secret"),
 			"client certificate validation is not implemented; ca_secret is only for a TLSContext without hosts that a Mapping names in tls, to verify the upstream")
 	}
 	// Asking for client certificate validation is an error, not a warning: serving HTTPS that
@@ -76,12 +76,12 @@ func decodeTLSContext(o *object, hostsDefault []string) *TLSContext {
 			if b, ok := scalarBool(v); ok && !b {
 				continue // cert_required: false asks for nothing
 			}
-			o.r.report(o.keyNode(k), SeverityError, ReasonUnsupported, k, "client certificate validation is not implemented")
+			o.r.report(o.keyNode(k), SeverityError, ReasonUnsupported, o.field(k), "client certificate validation is not implemented")
 		}
 	}
 	if sni, ok := o.str("sni"); ok {
 		if t.SNI = strings.ToLower(sni); !tlsHost.MatchString(t.SNI) || strings.Contains(t.SNI, "*") || len(t.SNI) > 253 {
-			o.r.errorf(o.value("sni"), "sni", "%q is not a host name", sni)
+			o.r.errorf(o.value("sni"), o.field("sni"), "%q is not a host name", sni)
 		}
 	}
 	for i, p := range o.strList("alpn_protocols", true) {
@@ -94,18 +94,18 @@ func decodeTLSContext(o *object, hostsDefault []string) *TLSContext {
 	t.MinTLSVersion = tlsVersion(o, "min_tls_version")
 	t.MaxTLSVersion = tlsVersion(o, "max_tls_version")
 	if t.MinTLSVersion != "" && t.MaxTLSVersion != "" && slices.Index(TLSVersions, t.MinTLSVersion) > slices.Index(TLSVersions, t.MaxTLSVersion) {
-		o.r.errorf(o.value("min_tls_version"), "min_tls_version", "%s is newer than max_tls_version %s", t.MinTLSVersion, t.MaxTLSVersion)
+		o.r.errorf(o.value("min_tls_version"), o.field("min_tls_version"), "%s is newer than max_tls_version %s", t.MinTLSVersion, t.MaxTLSVersion)
 	}
 	t.CipherSuites = namedList(o, "cipher_suites", CipherSuites, true)
 	t.ECDHCurves = namedList(o, "ecdh_curves", ECDHCurves, false)
 	if len(t.CipherSuites) > 0 && t.MinTLSVersion == "v1.3" {
-		o.r.report(o.keyNode("cipher_suites"), SeverityWarning, ReasonIgnored, "cipher_suites",
+		o.r.report(o.keyNode("cipher_suites"), SeverityWarning, ReasonIgnored, o.field("cipher_suites"),
 			"has no effect with min_tls_version v1.3: TLS 1.3 cipher suites are not configurable")
 	}
 	if p, ok := o.integer("redirect_cleartext_from", 1, 65535); ok {
 		t.RedirectCleartextFrom = int(p)
 		if len(t.Hosts) == 0 {
-			o.r.errorf(o.value("redirect_cleartext_from"), "redirect_cleartext_from", "needs hosts: only the hosts kfgate terminates TLS for can be redirected to HTTPS")
+			o.r.errorf(o.value("redirect_cleartext_from"), o.field("redirect_cleartext_from"), "needs hosts: only the hosts kfgate terminates TLS for can be redirected to HTTPS")
 		}
 	}
 	return t
@@ -119,7 +119,7 @@ func secretRef(o *object, key string) string {
 		return ""
 	}
 	if !secretName.MatchString(s) {
-		o.r.errorf(o.value(key), key, "%q is not a Secret name", s)
+		o.r.errorf(o.value(key), o.field(key), "%q is not a Secret name", s)
 		return ""
 	}
 	return s
@@ -135,7 +135,7 @@ func tlsVersion(o *object, key string) string {
 		norm = "v" + norm
 	}
 	if !slices.Contains(TLSVersions, norm) {
-		o.r.errorf(o.value(key), key, "unknown TLS version %q (one of %s)", v, strings.Join(TLSVersions, ", "))
+		o.r.errorf(o.value(key), o.field(key), "unknown TLS version %q (one of %s)", v, strings.Join(TLSVersions, ", "))
 		return ""
 	}
 	return norm
@@ -170,15 +170,15 @@ func decodeRateLimitService(o *object, namespace string) *RateLimitService {
 	if raw, ok := o.str("service"); ok {
 		ref, err := ParseService(raw, namespace)
 		if err != nil {
-			o.r.errorf(o.value("service"), "service", "%q: %v", raw, err)
+			o.r.errorf(o.value("service"), o.field("service"), "%q: %v", raw, err)
 		}
 		s.Service = ref
 	} else if !o.r.failed {
-		o.r.errorf(o.node, "service", "is required: the gRPC rate limit service (Envoy's rls v3 API)")
+		o.r.errorf(o.node, o.field("service"), "is required: the gRPC rate limit service (Envoy's rls v3 API)")
 	}
 	if d, ok := o.str("domain"); ok {
 		if d == "" {
-			o.r.errorf(o.value("domain"), "domain", "must not be empty")
+			o.r.errorf(o.value("domain"), o.field("domain"), "must not be empty")
 		}
 		s.Domain = d
 	}
@@ -187,7 +187,7 @@ func decodeRateLimitService(o *object, namespace string) *RateLimitService {
 	}
 	s.FailureModeDeny, _ = o.boolean("failure_mode_deny")
 	if pv, ok := o.str("protocol_version"); ok && pv != "v3" {
-		o.r.errorf(o.value("protocol_version"), "protocol_version", "only v3 is supported, got %q", pv)
+		o.r.errorf(o.value("protocol_version"), o.field("protocol_version"), "only v3 is supported, got %q", pv)
 	}
 	return s
 }
