@@ -299,3 +299,25 @@ func TestEngineFresh(t *testing.T) {
 		t.Errorf("diagnostics differ\n got  %q\n want %q", diagLines(got.Diagnostics), diagLines(want.Diagnostics))
 	}
 }
+
+// A fresh copy keeps serving the last valid certificate of a Secret whose renewal is broken.
+func TestEngineFreshKeepsLastGoodCertificate(t *testing.T) {
+	e := NewEngine(Options{})
+	if _, err := e.Build(tlsWorld(10)); err != nil {
+		t.Fatal(err)
+	}
+	broken := siteSecret("example")
+	broken.Data["tls.crt"] = []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+	e.SetSecret(broken)
+	want := mustResult(t, e)
+	if want.Config.HTTPS == nil || !slices.ContainsFunc(want.Diagnostics, func(d mapping.Diagnostic) bool { return d.Reason == mapping.ReasonStale }) {
+		t.Fatalf("the broken renewal does not keep the last certificate: %q", diagLines(want.Diagnostics))
+	}
+	got := mustResult(t, e.Fresh())
+	if g, w := render(t, got), render(t, want); g != w {
+		t.Errorf("the fresh copy differs\n%s", golden.FirstDiff(w, g))
+	}
+	if !slices.Equal(diagLines(got.Diagnostics), diagLines(want.Diagnostics)) {
+		t.Errorf("diagnostics differ\n got  %q\n want %q", diagLines(got.Diagnostics), diagLines(want.Diagnostics))
+	}
+}

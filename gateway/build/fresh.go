@@ -21,6 +21,7 @@ func (e *Engine) Fresh() *Engine {
 		f.SetService(svc)
 	}
 	f.state.SetSecrets(e.state.Secrets())
+	f.state.Inherit(e.state)
 	f.changed = true
 	return f
 }

@@ -127,6 +127,14 @@ func (s *State) DeleteSecret(namespace, name string) {
 // Secrets returns every known Secret, by namespace/name.
 func (s *State) Secrets() map[string]*Secret { return maps.Clone(s.secrets) }
 
+// Inherit carries over what old remembers beyond its inputs: the last valid certificate of each
+// served Secret, which keeps serving while a renewal is broken. With the same inputs, s then resolves
+// exactly as old would (build.Engine.Fresh).
+func (s *State) Inherit(old *State) {
+	s.tls.good = maps.Clone(old.tls.good)
+	s.tlsDirty = true
+}
+
 // SetSecrets replaces every known Secret.
 func (s *State) SetSecrets(secrets map[string]*Secret) {
 	for key, old := range s.secrets {
