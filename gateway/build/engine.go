@@ -150,8 +150,7 @@ func (e *Engine) apply(t source.Text, d decoded) {
 	}
 	for _, dg := range d.diags {
 		// A tenant's AuthService never counts, broken or not: one tenant must not make kfgate fail closed.
-		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError &&
-			dg.Reason != mapping.ReasonUntrusted && e.decode.IsTrusted(t.Source))
+		nt.authBroken = nt.authBroken || (dg.DocKind == mapping.KindAuthService && dg.Severity == mapping.SeverityError && e.decode.IsTrusted(t.Source))
 	}
 	e.texts[id] = nt
 	e.changed = true
@@ -373,7 +372,7 @@ func (e *Engine) authDiagnostics() []mapping.Diagnostic {
 		}
 		seen := map[string]bool{}
 		for _, d := range t.diags {
-			if d.DocKind != mapping.KindAuthService || d.Severity != mapping.SeverityError || d.Reason == mapping.ReasonUntrusted || seen[d.Location()+d.DocName] {
+			if d.DocKind != mapping.KindAuthService || d.Severity != mapping.SeverityError || seen[d.Location()+d.DocName] {
 				continue
 			}
 			seen[d.Location()+d.DocName] = true
