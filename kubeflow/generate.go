@@ -158,12 +158,18 @@ func checkRegexSize(expr, path string) error {
 // selfCheck decodes the text as the control plane will: any diagnostic is a bug here.
 func selfCheck(m Model, text string, opts GenerateOptions) error {
 	src := mapping.Source{Kind: "Service", Namespace: m.Namespace, Name: m.Service, Key: mapping.AnnotationGenerated}
-	docs, diags := mapping.Decode(src, text, mapping.Options{ID: opts.ID})
+	return checkDecodes(src, text, mapping.Options{ID: opts.ID}, len(apis[m.Protocol].surfaces))
+}
+
+// checkDecodes decodes a generated annotation of src with opts: it must give want documents and no
+// diagnostic.
+func checkDecodes(src mapping.Source, text string, opts mapping.Options, want int) error {
+	docs, diags := mapping.Decode(src, text, opts)
 	if len(diags) > 0 {
-		return fmt.Errorf("kubeflow: generated config for %s does not decode cleanly: %s", m.Key(), diags[0])
+		return fmt.Errorf("kubeflow: generated config for %s/%s does not decode cleanly: %s", src.Namespace, src.Name, diags[0])
 	}
-	if len(docs) != len(apis[m.Protocol].surfaces) {
-		return fmt.Errorf("kubeflow: generated config for %s decodes to %d documents, want %d", m.Key(), len(docs), len(apis[m.Protocol].surfaces))
+	if len(docs) != want {
+		return fmt.Errorf("kubeflow: generated config for %s/%s decodes to %d documents, want %d", src.Namespace, src.Name, len(docs), want)
 	}
 	return nil
 }

@@ -168,11 +168,9 @@ func notebookPort(svc *corev1.Service, name string) (int32, string, error) {
 	return pick.Port, "port " + describePort(pick) + ": " + why, nil
 }
 
-// objectNameRE: a Kubernetes object name (DNS-1123 subdomain), which is also a safe path segment.
-var objectNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$`)
-
+// checkObjectName: a Kubernetes object name (DNS-1123 subdomain) is also a safe path segment.
 func checkObjectName(name, field string) error {
-	if objectNameRE.MatchString(name) {
+	if mapping.IsObjectName(name) {
 		return nil
 	}
 	return &FieldError{Field: field, Value: name, Message: "not a Kubernetes object name (lower-case letters, digits, '-' and '.')"}
@@ -197,9 +195,6 @@ func notebookRewrite(a map[string]string) (string, error) {
 	return v, nil
 }
 
-// headerNameRE is an HTTP token, lower-cased as kfgate's decoder wants it.
-var headerNameRE = regexp.MustCompile("^[a-z0-9!#$%&'*+.^_`|~-]{1,128}$")
-
 func notebookHeaders(a map[string]string) (map[string]string, error) {
 	v, ok := a[AnnotationNotebookHeaders]
 	if !ok || strings.TrimSpace(v) == "" {
@@ -220,7 +215,7 @@ func notebookHeaders(a map[string]string) (map[string]string, error) {
 	for name, val := range raw {
 		lower := strings.ToLower(name)
 		switch {
-		case !headerNameRE.MatchString(lower):
+		case len(lower) > 128 || !mapping.IsHeaderName(lower):
 			return nil, &FieldError{Field: field, Value: name, Message: "not an HTTP header name"}
 		case mapping.GatewayHeader(lower):
 			return nil, &FieldError{Field: field, Value: name, Message: "the gateway sets this header; a notebook may not"}

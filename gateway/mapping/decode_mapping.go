@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Emissary fields that kfgate recognises but does not implement, with the reason shown to the user.
@@ -53,6 +54,15 @@ const (
 	DefaultConnectTimeoutMs = 3000
 	maxMs                   = 24 * 3600 * 1000
 )
+
+// IsHeaderName reports whether name is a header a route may set: a lower-case HTTP token, not a
+// pseudo-header.
+func IsHeaderName(name string) bool {
+	return !strings.HasPrefix(name, ":") && headerName.MatchString(name)
+}
+
+// IsObjectName reports whether name is a Kubernetes object name (a DNS-1123 subdomain).
+func IsObjectName(name string) bool { return len(validation.IsDNS1123Subdomain(name)) == 0 }
 
 var (
 	headerName = regexp.MustCompile(`^:?[a-z0-9!#$%&'*+\-.^_` + "`" + `|~]+$`)
@@ -266,7 +276,7 @@ func decodeTLS(o *object, m *Mapping) {
 	name, ok := o.str("tls")
 	switch {
 	case !ok:
-	case !secretName.MatchString(name):
+	case !IsObjectName(name):
 		o.r.errorf(v, "tls", "must be true, false or the name of a TLSContext, got %q", name)
 	default:
 		m.TLS, m.TLSContext = true, name

@@ -27,9 +27,8 @@ var ECDHCurves = []string{"X25519", "P-256", "P-384", "P-521", "X25519MLKEM768"}
 
 var (
 	// tlsHost is a host name, optionally with a leading "*." wildcard label, or "*" alone.
-	tlsHost    = regexp.MustCompile(`^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$`)
-	secretName = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$`)
-	alpnToken  = regexp.MustCompile(`^[a-z0-9][a-z0-9./-]*$`)
+	tlsHost   = regexp.MustCompile(`^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$`)
+	alpnToken = regexp.MustCompile(`^[a-z0-9][a-z0-9./-]*$`)
 )
 
 // Emissary TLSContext fields kfgate recognises but does not implement.
@@ -118,7 +117,7 @@ func secretRef(o *object, key string) string {
 	if !ok {
 		return ""
 	}
-	if !secretName.MatchString(s) {
+	if !IsObjectName(s) {
 		o.r.errorf(o.value(key), o.field(key), "%q is not a Secret name", s)
 		return ""
 	}
