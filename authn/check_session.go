@@ -26,7 +26,7 @@ func (a *Authorizer) sessionCheck(ctx context.Context, r *Request) Outcome {
 		clear = a.clearSession(ctx, r)
 	}
 	if browserNavigation(r, a.cfg.APIPrefixes) {
-		return a.startLogin(ctx, r, clear)
+		return a.startLogin(r, clear)
 	}
 	return unauthorized(reasonNoSession, "Sign in, or send a bearer token.", clear...)
 }
@@ -47,7 +47,7 @@ func (a *Authorizer) withSession(ctx context.Context, r *Request, s *session.Ses
 		if !ok {
 			// The provider said no: the session is gone, sign in again.
 			if browserNavigation(r, a.cfg.APIPrefixes) {
-				return a.startLogin(ctx, r, cs)
+				return a.startLogin(r, cs)
 			}
 			return unauthorized(reasonNoSession, "Your session has ended. Sign in again.", cs...)
 		}

@@ -1,7 +1,6 @@
 package authn
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -12,7 +11,7 @@ import (
 // startLogin answers a browser without a session: a 302 to the provider with a fresh state, nonce
 // and PKCE verifier, remembered in a flow cookie of its own. Old session cookies are cleared, so no
 // session survives into the new login (fixation), and stale flow cookies are cleaned.
-func (a *Authorizer) startLogin(ctx context.Context, r *Request, clear []*http.Cookie) Outcome {
+func (a *Authorizer) startLogin(r *Request, clear []*http.Cookie) Outcome {
 	now := a.d.Now()
 	lc := a.loopCount(r, now)
 	if lc.N >= a.cfg.Login.LoopLimit {

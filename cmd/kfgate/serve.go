@@ -41,7 +41,9 @@ Sources:
                become Warning Events on it, a fix a Normal Event; with --leader-election (default),
                only the replica holding the Lease kfgate-<id> writes Events, and every replica serves
                xDS. The first snapshot waits for the caches to sync; if the API server goes away, the
-               last snapshot keeps serving.
+               last snapshot keeps serving. The Kubeflow helpers (--kubeflow-models,
+               --kubeflow-notebooks) also read Pods and Notebooks' metadata, and write only the
+               annotation kfgate.io/generated-config of model and notebook Services.
 
 TLS: a TLSContext adds an HTTPS listener (--https-port) with one SNI filter chain per TLSContext;
 certificates reach Envoy over SDS on the same ADS stream, so a renewed Secret is swapped in without a

@@ -38,6 +38,7 @@ type notebookWatch struct {
 	mu       sync.Mutex
 	gvk      schema.GroupVersionKind // set once the informer runs and has synced
 	starting bool
+	retrying bool // a pass is scheduled for after the retry period
 	lastTry  time.Time
 	lastErr  string
 }
@@ -161,7 +162,15 @@ func (w *notebookWatch) report(err error) {
 
 // reportLocked logs err unless it is the one logged last.
 func (w *notebookWatch) reportLocked(err error) {
-	time.AfterFunc(w.retry, w.trigger) // a pass after the retry period tries again
+	if !w.retrying { // one pass after the retry period tries again, however many failures meanwhile
+		w.retrying = true
+		time.AfterFunc(w.retry, func() {
+			w.mu.Lock()
+			w.retrying = false
+			w.mu.Unlock()
+			w.trigger()
+		})
+	}
 	if err.Error() == w.lastErr {
 		return
 	}

@@ -130,3 +130,18 @@ func TestPlanNotebooks(t *testing.T) {
 		}
 	}
 }
+
+// Each helper can be turned off on its own: the other's Services are then left without a
+// generated annotation (and one kfgate-kubeflow wrote is removed by the empty apply).
+func TestPlanHelpersApart(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	svcs := []corev1.Service{svc("a", "mnist", t0, nil), notebookSvc("u", "jupyter")}
+	models, _ := plan(svcs, nil, nil, Options{Models: true})
+	if models["a/mnist"] == "" || models["u/jupyter"] != "" {
+		t.Errorf("models only: %q", models)
+	}
+	notebooks, _ := plan(svcs, nil, nil, Options{Notebooks: true})
+	if notebooks["a/mnist"] != "" || notebooks["u/jupyter"] == "" {
+		t.Errorf("notebooks only: %q", notebooks)
+	}
+}
