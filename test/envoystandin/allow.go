@@ -7,7 +7,6 @@ import (
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
-	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -26,10 +25,10 @@ func init() {
 	)
 	allowAny(&hcmv3.HttpConnectionManager{}, &tlsinspectorv3.TlsInspector{}, &tlsv3.DownstreamTlsContext{},
 		&tlsv3.UpstreamTlsContext{}, &extauthzv3.ExtAuthz{}, &extauthzv3.ExtAuthzPerRoute{}, &routerv3.Router{},
-		&corsv3.Cors{}, &corsv3.CorsPolicy{}, &localratelimitv3.LocalRateLimit{}, &ratelimitv3.RateLimit{},
+		&corsv3.Cors{}, &corsv3.CorsPolicy{}, &localratelimitv3.LocalRateLimit{},
 		&streamv3.StdoutAccessLog{}, &filev3.FileAccessLog{}, &httpv3.HttpProtocolOptions{}, &accesslogv3.AccessLog{})
 
-	// Listeners (listener.go, tlslisten.go).
+	// Listeners (listener.go, tls.go).
 	allow(descend, lst+"Listener", "name", "address", "filter_chains", "default_filter_chain", "listener_filters")
 	allow(descend, lst+"FilterChain", "filters", "filter_chain_match", "transport_socket")
 	// A filter chain's name only identifies it (stats, in-place updates); matching ignores it.
@@ -53,7 +52,8 @@ func init() {
 	allow(descend, hcm+"Rds", "config_source", "route_config_name")
 	allow(descend, hcm+"HttpFilter", "name", "typed_config")
 
-	// HTTP filters (extauthz*.go, localratelimit.go, cors.go, ratelimit.go).
+	// HTTP filters (extauthz.go, authzcheck.go, localratelimit.go, cors.go). The global rate limit
+	// filter (ratelimit.v3.RateLimit, a RateLimitService) is not implemented, so its type is refused.
 	allow(descend, flt+"ext_authz.v3.ExtAuthz", "grpc_service", "transport_api_version", "failure_mode_allow",
 		"failure_mode_allow_header_add", "status_on_error", "with_request_body", "allowed_headers",
 		"disallowed_headers", "clear_route_cache")
@@ -69,9 +69,6 @@ func init() {
 	allow(descend, typ+"TokenBucket", "max_tokens", "tokens_per_fill", "fill_interval")
 	allow(descend, flt+"cors.v3.CorsPolicy", "allow_origin_string_match", "allow_methods", "allow_headers",
 		"expose_headers", "max_age", "allow_credentials", "forward_not_matching_preflights", "allow_private_network_access")
-	allow(descend, flt+"ratelimit.v3.RateLimit", "domain", "timeout", "failure_mode_deny", "rate_limit_service",
-		"enable_x_ratelimit_headers", "disable_x_envoy_ratelimited_header")
-	allow(descend, "envoy.config.ratelimit.v3.RateLimitServiceConfig", "grpc_service", "transport_api_version")
 	allow(descend, typ+"HttpStatus", "code")
 	allow(descend, core+"RuntimeFractionalPercent", "default_value")
 	// Under the stand-in's empty runtime (kfgate's bootstrap has none) a runtime key never has a
@@ -89,7 +86,7 @@ func init() {
 	allow(opaque, core+"SubstitutionFormatString", "json_format") // every value is parsed by accesslog.go
 	allow(descend, core+"DataSource", "inline_string", "inline_bytes")
 
-	// TLS (tlslisten.go, upstreamtls.go, secret.go).
+	// TLS (tls.go, secret.go).
 	allow(descend, tls+"DownstreamTlsContext", "common_tls_context")
 	allow(descend, tls+"UpstreamTlsContext", "common_tls_context", "sni")
 	allow(descend, tls+"CommonTlsContext", "alpn_protocols", "tls_certificate_sds_secret_configs", "tls_params",
@@ -123,17 +120,15 @@ func init() {
 	allow(descend, ep+"LbEndpoint", "endpoint", "health_status")
 	allow(descend, ep+"Endpoint", "address")
 
-	// Route policies routeeval records without reading them (policy.go reads them).
+	// Route policies routeeval records without reading them (retry.go and hashKey in shadow.go read them).
 	allow(descend, "envoy.config.route.v3.RetryPolicy", "retry_on", "num_retries", "per_try_timeout")
 	allow(descend, "envoy.config.route.v3.RouteAction.HashPolicy", "header", "cookie", "connection_properties")
 	allow(descend, "envoy.config.route.v3.RouteAction.HashPolicy.Header", "header_name")
 	allow(descend, "envoy.config.route.v3.RouteAction.HashPolicy.Cookie", "name", "path", "ttl")
 	allow(descend, "envoy.config.route.v3.RouteAction.HashPolicy.ConnectionProperties", "source_ip")
-	allow(descend, "envoy.config.route.v3.RateLimit", "actions")
-	allow(descend, "envoy.config.route.v3.RateLimit.Action", "generic_key", "request_headers", "remote_address",
-		"source_cluster", "destination_cluster")
-	allow(descend, "envoy.config.route.v3.RateLimit.Action.GenericKey", "descriptor_value", "descriptor_key")
-	allow(descend, "envoy.config.route.v3.RateLimit.Action.RequestHeaders", "header_name", "descriptor_key", "skip_if_absent")
+	// A route's rate_limits are descriptors for the global rate limit filter, which is refused:
+	// without a rate limit filter Envoy ignores them.
+	allow(inert, "envoy.config.route.v3.RateLimit", "actions")
 
 	allow(descend, wk+"BoolValue", "value")
 	allow(descend, wk+"UInt32Value", "value")

@@ -21,10 +21,10 @@ func (a *authzStream) checkRequest(s *stream, per *authzPerRoute, body []byte, b
 		if k == "x-envoy-auth-partial-body" {
 			continue
 		}
-		if a.f.disallow != nil && a.f.disallow.any(k) {
+		if a.f.disallow != nil && a.f.disallow.MatchAny(k) {
 			continue
 		}
-		if a.f.allowed != nil && !a.f.allowed.any(k) {
+		if a.f.allowed != nil && !a.f.allowed.MatchAny(k) {
 			continue
 		}
 		headers[k] = sanitizeUTF8(v)

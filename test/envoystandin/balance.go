@@ -9,6 +9,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // balancer picks a host of a cluster.
@@ -92,23 +93,15 @@ func newBreaker(cb *clusterv3.CircuitBreakers) *breaker {
 		if t.GetPriority() != corev3.RoutingPriority_DEFAULT {
 			continue
 		}
-		set := func(dst *int, v interface{ GetValue() uint32 }) {
+		set := func(dst *int, v *wrapperspb.UInt32Value) {
 			if v != nil {
 				*dst = int(v.GetValue())
 			}
 		}
-		if t.MaxConnections != nil {
-			set(&b.maxConn, t.MaxConnections)
-		}
-		if t.MaxPendingRequests != nil {
-			set(&b.maxPending, t.MaxPendingRequests)
-		}
-		if t.MaxRequests != nil {
-			set(&b.maxReq, t.MaxRequests)
-		}
-		if t.MaxRetries != nil {
-			set(&b.maxRetries, t.MaxRetries)
-		}
+		set(&b.maxConn, t.GetMaxConnections())
+		set(&b.maxPending, t.GetMaxPendingRequests())
+		set(&b.maxReq, t.GetMaxRequests())
+		set(&b.maxRetries, t.GetMaxRetries())
 	}
 	return b
 }

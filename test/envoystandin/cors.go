@@ -4,17 +4,19 @@ import (
 	"net/http"
 
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+
+	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 // corsPolicy is a route's CorsPolicy (per-filter config of the cors filter).
 type corsPolicy struct {
-	origins                             stringMatchers
+	origins                             routeeval.StringMatchers
 	methods, headers, expose, maxAge    string
 	credentials, forward, privateAccess *bool
 }
 
 func compileCorsPolicy(c *corsv3.CorsPolicy, path string) (*corsPolicy, error) {
-	origins, err := compileStringMatchers(c.GetAllowOriginStringMatch(), path+".allow_origin_string_match")
+	origins, err := routeeval.CompileStringMatchers(c.GetAllowOriginStringMatch(), path+".allow_origin_string_match")
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +36,6 @@ func compileCorsPolicy(c *corsv3.CorsPolicy, path string) (*corsPolicy, error) {
 
 type corsFilter struct{ name string }
 
-func (f corsFilter) filterName() string          { return f.name }
 func (f corsFilter) newInstance() filterInstance { return &corsStream{name: f.name} }
 
 // corsStream is the cors filter on one stream (CORS): preflights answered from the policy, the
@@ -59,7 +60,7 @@ func (c *corsStream) decodeHeaders(s *stream) *response {
 	if origin == "" {
 		return nil
 	}
-	allowed := p.origins.any("*") || p.origins.any(origin)
+	allowed := p.origins.MatchAny("*") || p.origins.MatchAny(origin)
 	if allowed {
 		c.latched = origin
 	}

@@ -1,7 +1,6 @@
 package envoystandin
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -9,6 +8,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 // extAuthz is a compiled ext_authz filter, gRPC mode (EC).
@@ -23,7 +24,7 @@ type extAuthz struct {
 	maxBytes          int
 	allowPartial      bool
 	packAsBytes       bool
-	allowed, disallow stringMatchers // nil: unset
+	allowed, disallow routeeval.StringMatchers // nil: unset
 	clearRouteCache   bool
 }
 
@@ -61,19 +62,18 @@ func (e *Envoy) compileExtAuthz(name string, c *extauthzv3.ExtAuthz, path string
 	}
 	var err error
 	if c.GetAllowedHeaders() != nil {
-		if f.allowed, err = compileStringMatchers(c.GetAllowedHeaders().GetPatterns(), path+".allowed_headers"); err != nil {
+		if f.allowed, err = routeeval.CompileStringMatchers(c.GetAllowedHeaders().GetPatterns(), path+".allowed_headers"); err != nil {
 			return nil, err
 		}
 	}
 	if c.GetDisallowedHeaders() != nil {
-		if f.disallow, err = compileStringMatchers(c.GetDisallowedHeaders().GetPatterns(), path+".disallowed_headers"); err != nil {
+		if f.disallow, err = routeeval.CompileStringMatchers(c.GetDisallowedHeaders().GetPatterns(), path+".disallowed_headers"); err != nil {
 			return nil, err
 		}
 	}
 	return f, nil
 }
 
-func (f *extAuthz) filterName() string          { return f.name }
 func (f *extAuthz) newInstance() filterInstance { return &authzStream{f: f} }
 
 // authzStream is the filter on one stream; it keeps the OK response's downstream headers.
@@ -106,10 +106,7 @@ func (a *authzStream) decodeHeaders(s *stream) *response {
 		buffered = true
 	}
 	req := a.checkRequest(s, per, body, buffered)
-	ctx, cancel := context.WithCancel(s.r.Context())
-	if a.f.timeout > 0 {
-		ctx, cancel = context.WithTimeout(s.r.Context(), a.f.timeout)
-	}
+	ctx, cancel := withTimeout(s.r.Context(), a.f.timeout)
 	defer cancel()
 	var resp *authv3.CheckResponse
 	conn, err := s.grpcConn(ctx, a.f.cluster)
@@ -127,7 +124,7 @@ func (a *authzStream) decodeHeaders(s *stream) *response {
 	case resp.GetErrorResponse() != nil:
 		return a.onError(s, resp.GetErrorResponse())
 	default:
-		return a.onDenied(resp.GetDeniedResponse())
+		return deniedReply(resp.GetDeniedResponse(), http.StatusForbidden)
 	}
 }
 
@@ -157,24 +154,9 @@ func (a *authzStream) onOK(s *stream, ok *authv3.OkHttpResponse) {
 	}
 }
 
-// onDenied is the denied local reply: its status (403 when unset), body, and headers, each named
-// header first cleared from the reply, then every entry applied (so Set-Cookie lines all survive).
-func (a *authzStream) onDenied(d *authv3.DeniedHttpResponse) *response {
-	code := http.StatusForbidden
-	if c := int(d.GetStatus().GetCode()); c >= 100 && c <= 599 {
-		code = c
-	}
-	resp := localReply(code, d.GetBody(), "UAEX")
-	muts := mutationsOf(d.GetHeaders(), true)
-	for _, m := range muts {
-		delete(resp.header, m.key)
-	}
-	applyMutations(resp.header, muts)
-	return resp
-}
-
 // onError is a failed check (transport error, timeout, unknown cluster, or an error_response):
-// with failure_mode_allow the request continues, else status_on_error with an empty body.
+// with failure_mode_allow the request continues, else the error_response or, without one,
+// status_on_error with an empty body.
 func (a *authzStream) onError(s *stream, er *authv3.DeniedHttpResponse) *response {
 	if a.f.failureModeAllow {
 		if a.f.failureHeaderAdd {
@@ -182,15 +164,19 @@ func (a *authzStream) onError(s *stream, er *authv3.DeniedHttpResponse) *respons
 		}
 		return nil
 	}
-	if er == nil {
-		return localReply(a.f.statusOnError, "", "UAEX")
-	}
-	code := a.f.statusOnError
-	if c := int(er.GetStatus().GetCode()); c >= 100 && c <= 599 {
+	return deniedReply(er, a.f.statusOnError)
+}
+
+// deniedReply is a denied (or error_response) local reply: d's status (defaultStatus when unset or
+// out of range), body, and headers, each named header first cleared from the reply, then every
+// entry applied (so Set-Cookie lines all survive). A nil d is defaultStatus with an empty body.
+func deniedReply(d *authv3.DeniedHttpResponse, defaultStatus int) *response {
+	code := defaultStatus
+	if c := int(d.GetStatus().GetCode()); c >= 100 && c <= 599 {
 		code = c
 	}
-	resp := localReply(code, er.GetBody(), "UAEX")
-	muts := mutationsOf(er.GetHeaders(), true)
+	resp := localReply(code, d.GetBody(), "UAEX")
+	muts := mutationsOf(d.GetHeaders(), true)
 	for _, m := range muts {
 		delete(resp.header, m.key)
 	}

@@ -51,10 +51,7 @@ func (s *stream) forward(c *cluster) *response {
 		perTry = retry.perTry
 	}
 	body, replayable := s.replayableBody(retry != nil || len(d.MirrorPolicies) > 0)
-	ctx, cancel := context.WithCancel(s.r.Context())
-	if global > 0 {
-		ctx, cancel = context.WithTimeout(s.r.Context(), global)
-	}
+	ctx, cancel := withTimeout(s.r.Context(), global)
 	s.mirror(final, body, replayable, global)
 	retrying := false
 	for n := 0; ; n++ {
@@ -89,6 +86,14 @@ func (r *retryPolicy) num() int {
 		return 0
 	}
 	return r.numRetries
+}
+
+// withTimeout is context.WithTimeout, or WithCancel when d is not positive (no timeout).
+func withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(parent)
+	}
+	return context.WithTimeout(parent, d)
 }
 
 // attempt is one try: a host of the cluster, the circuit breaker, the request.

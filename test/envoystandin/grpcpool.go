@@ -11,7 +11,7 @@ import (
 )
 
 // grpcPool holds one gRPC connection per upstream host, for the filters that call a service
-// (ext_authz, ratelimit) through Envoy's own gRPC client (envoy_grpc: a cluster of the config).
+// (ext_authz) through Envoy's own gRPC client (envoy_grpc: a cluster of the config).
 type grpcPool struct {
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn

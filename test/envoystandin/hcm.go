@@ -7,7 +7,6 @@ import (
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
-	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
@@ -32,7 +31,6 @@ type hcm struct {
 
 // httpFilter is one configured HTTP filter; each stream gets its own instance.
 type httpFilter interface {
-	filterName() string
 	newInstance() filterInstance
 }
 
@@ -110,7 +108,7 @@ func (e *Envoy) compileFilters(fs []*hcmv3.HttpFilter, path string) ([]httpFilte
 				return nil, fmt.Errorf("%s: the router must be the last HTTP filter", p)
 			}
 			_, err = unpack(tc, &routerv3.Router{}, p)
-			hf = routerFilter{name: f.GetName()}
+			hf = routerFilter{}
 		case "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz":
 			var cfg *extauthzv3.ExtAuthz
 			if cfg, err = unpack(tc, &extauthzv3.ExtAuthz{}, p); err == nil {
@@ -124,11 +122,6 @@ func (e *Envoy) compileFilters(fs []*hcmv3.HttpFilter, path string) ([]httpFilte
 		case "envoy.extensions.filters.http.cors.v3.Cors":
 			_, err = unpack(tc, &corsv3.Cors{}, p)
 			hf = corsFilter{name: f.GetName()}
-		case "envoy.extensions.filters.http.ratelimit.v3.RateLimit":
-			var cfg *ratelimitv3.RateLimit
-			if cfg, err = unpack(tc, &ratelimitv3.RateLimit{}, p); err == nil {
-				hf, err = e.compileRateLimit(f.GetName(), cfg, p)
-			}
 		default:
 			err = fmt.Errorf("%s: HTTP filter type %s is not implemented", p, tc.GetTypeUrl())
 		}
@@ -146,10 +139,4 @@ func (e *Envoy) compileFilters(fs []*hcmv3.HttpFilter, path string) ([]httpFilte
 		return nil, fmt.Errorf("%s: no router", path)
 	}
 	return out, nil
-}
-
-// compileRateLimit refuses the global rate limit filter: asking a RateLimitService (descriptors
-// from the routes' rate_limits, OVER_LIMIT replies, x-ratelimit headers) is not implemented.
-func (e *Envoy) compileRateLimit(name string, _ *ratelimitv3.RateLimit, path string) (httpFilter, error) {
-	return nil, fmt.Errorf("%s: the %s filter (a RateLimitService) is not implemented by the Envoy stand-in", path, name)
 }

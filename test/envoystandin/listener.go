@@ -14,7 +14,6 @@ import (
 // listener is a compiled Listener.
 type listener struct {
 	src          *listenerv3.Listener
-	name         string
 	port         uint32
 	tlsInspector bool
 	chains       []*filterChain
@@ -25,7 +24,6 @@ type listener struct {
 
 // filterChain is one filter chain: its TLS context (nil for cleartext) and connection manager.
 type filterChain struct {
-	name        string
 	serverNames []string
 	tls         *downstreamTLS
 	hcm         *hcm
@@ -36,7 +34,7 @@ func (e *Envoy) compileListener(l *listenerv3.Listener) (*listener, error) {
 		return nil, err
 	}
 	sa := l.GetAddress().GetSocketAddress()
-	out := &listener{src: l, name: l.GetName(), port: sa.GetPortValue(), exact: map[string]*filterChain{}}
+	out := &listener{src: l, port: sa.GetPortValue(), exact: map[string]*filterChain{}}
 	if _, ok := e.opts.Ports[out.port]; !ok {
 		return nil, fmt.Errorf("port %d has no local address in Options.Ports", out.port)
 	}
@@ -115,7 +113,7 @@ func (l *listener) choose(sni string) *filterChain {
 }
 
 func (e *Envoy) compileChain(fc *listenerv3.FilterChain, path string) (*filterChain, error) {
-	out := &filterChain{name: fc.GetName()}
+	out := &filterChain{}
 	for _, n := range fc.GetFilterChainMatch().GetServerNames() {
 		out.serverNames = append(out.serverNames, strings.ToLower(n))
 	}

@@ -10,6 +10,8 @@ import (
 	commonratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	localratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 // localRateLimit is a LocalRateLimit config, the filter's own or a route's (LRL): a token bucket
@@ -81,19 +83,8 @@ func (b *tokenBucket) take(now time.Time) (ok bool, limit, remaining, reset int6
 	return ok, int64(b.max), int64(b.tokens), reset
 }
 
-func fractionOn(f *typev3.FractionalPercent, rnd *lockedRand) bool {
-	if f == nil {
-		return false
-	}
-	den := uint64(100)
-	switch f.GetDenominator() {
-	case typev3.FractionalPercent_TEN_THOUSAND:
-		den = 10000
-	case typev3.FractionalPercent_MILLION:
-		den = 1000000
-	}
-	return rnd.uint64()%den < uint64(f.GetNumerator())
-}
+// envoyRuntime is the runtime under kfgate's bootstrap, which configures no runtime layer.
+var envoyRuntime routeeval.Runtime = routeeval.EmptyRuntime{}
 
 type localRateLimitFilter struct {
 	name string
@@ -108,7 +99,6 @@ func compileLocalRateLimitFilter(name string, c *localratelimitv3.LocalRateLimit
 	return &localRateLimitFilter{name: name, cfg: cfg}, nil
 }
 
-func (f *localRateLimitFilter) filterName() string          { return f.name }
 func (f *localRateLimitFilter) newInstance() filterInstance { return &localRateLimitStream{f: f} }
 
 type localRateLimitStream struct {
@@ -122,12 +112,12 @@ func (l *localRateLimitStream) decodeHeaders(s *stream) *response {
 	if per, ok := perFilterConfig[*localRateLimit](s, l.f.name); ok {
 		cfg = per // the most specific config, its own bucket
 	}
-	if !fractionOn(cfg.enabled, s.e.rnd) {
+	if !envoyRuntime.FeatureEnabled("", cfg.enabled, s.e.rnd.uint64()) {
 		return nil
 	}
 	ok, limit, remaining, reset := cfg.bucket.take(time.Now())
 	l.used, l.values = cfg, [3]int64{limit, remaining, reset}
-	if ok || !fractionOn(cfg.enforced, s.e.rnd) {
+	if ok || !envoyRuntime.FeatureEnabled("", cfg.enforced, s.e.rnd.uint64()) {
 		return nil
 	}
 	return localReply(cfg.status, "local_rate_limited", "RL")

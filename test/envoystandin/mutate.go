@@ -42,7 +42,7 @@ func (s *stream) mutateRequest() {
 	hops := s.hcm.trustedHops
 	if s.hcm.useRemote {
 		if hops > 0 {
-			trusted, _ = lastXFF(h["x-forwarded-for"], hops-1)
+			trusted = lastXFF(h["x-forwarded-for"], hops-1)
 		}
 		if !s.hcm.skipXFFAppend {
 			if peer := addrOf(s.peer); peer.IsLoopback() {
@@ -56,7 +56,7 @@ func (s *stream) mutateRequest() {
 		}
 	} else {
 		// The default original IP detection: the XFF address hops from the right (HCM).
-		trusted, _ = lastXFF(h["x-forwarded-for"], hops)
+		trusted = lastXFF(h["x-forwarded-for"], hops)
 	}
 	s.remote = s.peer
 	if trusted.IsValid() {
@@ -104,17 +104,17 @@ func (s *stream) cleanInternal(edge bool) {
 	}
 }
 
-// lastXFF is Utility::getLastAddressFromXFF: the address skip entries from the right of XFF, and
-// whether XFF held that single address.
-func lastXFF(xff string, skip uint32) (netip.Addr, bool) {
+// lastXFF is Utility::getLastAddressFromXFF: the address skip entries from the right of XFF
+// (invalid when there is none).
+func lastXFF(xff string, skip uint32) netip.Addr {
 	if xff == "" {
-		return netip.Addr{}, false
+		return netip.Addr{}
 	}
 	s := xff
 	for i := uint32(0); i < skip; i++ {
 		j := strings.LastIndexByte(s, ',')
 		if j < 0 {
-			return netip.Addr{}, false
+			return netip.Addr{}
 		}
 		s = s[:j]
 	}
@@ -124,9 +124,9 @@ func lastXFF(xff string, skip uint32) (netip.Addr, bool) {
 	}
 	a, err := netip.ParseAddr(strings.TrimSpace(s))
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}
 	}
-	return a.Unmap(), j < 0 && skip == 0
+	return a.Unmap()
 }
 
 func appendXFF(h map[string]string, addr string) {

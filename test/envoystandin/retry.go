@@ -23,9 +23,6 @@ var retryOns = []string{"5xx", "gateway-error", "reset", "connect-failure", "ret
 	"reset-before-request", "envoy-ratelimited", "retriable-status-codes", "retriable-headers"}
 
 func compileRetry(p *routev3.RetryPolicy, path string) (*retryPolicy, error) {
-	if p == nil {
-		return nil, nil
-	}
 	out := &retryPolicy{numRetries: 1}
 	for _, t := range strings.Split(p.GetRetryOn(), ",") {
 		t = strings.TrimSpace(t)
@@ -46,17 +43,26 @@ func compileRetry(p *routev3.RetryPolicy, path string) (*retryPolicy, error) {
 	return out, nil
 }
 
-// retryPolicy returns the decision's retry policy compiled (checked when the table was).
-func (rt *routeTable) retryPolicy(p *routev3.RetryPolicy) *retryPolicy {
+// addRetry checks and compiles a virtual host's or route's retry policy, keyed by the proto
+// routeeval's Decision hands back.
+func (rt *routeTable) addRetry(p *routev3.RetryPolicy, path string) error {
 	if p == nil {
 		return nil
 	}
-	if c, ok := rt.retries.Load(p); ok {
-		return c.(*retryPolicy)
+	if err := checkPolicy(p, path); err != nil {
+		return err
 	}
-	c, _ := compileRetry(p, "retry_policy")
-	rt.retries.Store(p, c)
-	return c
+	c, err := compileRetry(p, path)
+	if err != nil {
+		return err
+	}
+	rt.retries[p] = c
+	return nil
+}
+
+// retryPolicy is the decision's retry policy as compiled with the table (nil: no retries).
+func (rt *routeTable) retryPolicy(p *routev3.RetryPolicy) *retryPolicy {
+	return rt.retries[p]
 }
 
 func (r *retryPolicy) has(conds ...string) bool {

@@ -11,9 +11,8 @@ import (
 
 // routerFilter is the router (RO): local answers for no route, redirects and direct responses,
 // else the request forwarded to the chosen cluster.
-type routerFilter struct{ name string }
+type routerFilter struct{}
 
-func (f routerFilter) filterName() string          { return f.name }
 func (f routerFilter) newInstance() filterInstance { return routerStream{} }
 
 type routerStream struct{}

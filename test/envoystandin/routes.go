@@ -3,7 +3,6 @@ package envoystandin
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
@@ -17,13 +16,13 @@ import (
 
 // routeTable is a RouteConfiguration: routeeval's Router, plus what the stand-in compiles of the
 // parts routeeval leaves as they are: per-filter configs (keyed by the Any routeeval's Decision
-// hands back), retry policies (compiled on first use, checked here).
+// hands back) and retry policies (keyed by the policy the Decision hands back), both compiled
+// when the table is, so an invalid one is NACKed rather than ignored at request time.
 type routeTable struct {
-	name         string
 	router       *routeeval.Router
 	internalOnly []string
 	perFilter    map[*anypb.Any]any
-	retries      sync.Map // *routev3.RetryPolicy → *retryPolicy
+	retries      map[*routev3.RetryPolicy]*retryPolicy
 }
 
 func compileRoutes(rc *routev3.RouteConfiguration) (*routeTable, error) {
@@ -31,7 +30,7 @@ func compileRoutes(rc *routev3.RouteConfiguration) (*routeTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := &routeTable{name: rc.GetName(), router: r, perFilter: map[*anypb.Any]any{}}
+	rt := &routeTable{router: r, perFilter: map[*anypb.Any]any{}, retries: map[*routev3.RetryPolicy]*retryPolicy{}}
 	for _, h := range rc.GetInternalOnlyHeaders() {
 		rt.internalOnly = append(rt.internalOnly, strings.ToLower(h))
 	}
@@ -43,7 +42,7 @@ func compileRoutes(rc *routev3.RouteConfiguration) (*routeTable, error) {
 		if vh.GetCors() != nil { //nolint:staticcheck // deprecated, and still honoured by Envoy: refused here
 			return nil, fmt.Errorf("%s.cors: route-table CORS policies are not implemented (use typed_per_filter_config)", p)
 		}
-		if err := checkPolicy(vh.GetRetryPolicy(), p+".retry_policy"); err != nil {
+		if err := rt.addRetry(vh.GetRetryPolicy(), p+".retry_policy"); err != nil {
 			return nil, err
 		}
 		if err := rt.addPerFilter(vh.GetTypedPerFilterConfig(), p+".typed_per_filter_config", false); err != nil {
@@ -69,10 +68,7 @@ func (rt *routeTable) addRoute(r *routev3.Route, p string) error {
 	if a.GetCors() != nil { //nolint:staticcheck // deprecated, and still honoured by Envoy: refused here
 		return fmt.Errorf("%s.route.cors: route-table CORS policies are not implemented (use typed_per_filter_config)", p)
 	}
-	if err := checkPolicy(a.GetRetryPolicy(), p+".route.retry_policy"); err != nil {
-		return err
-	}
-	if _, err := compileRetry(a.GetRetryPolicy(), p+".route.retry_policy"); err != nil {
+	if err := rt.addRetry(a.GetRetryPolicy(), p+".route.retry_policy"); err != nil {
 		return err
 	}
 	for i, h := range a.GetHashPolicy() {

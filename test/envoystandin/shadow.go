@@ -1,7 +1,6 @@
 package envoystandin
 
 import (
-	"context"
 	"io"
 	"maps"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+
+	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 // mirror sends each sampled mirror policy's copy of the request to its cluster, the host suffixed
@@ -16,7 +17,7 @@ import (
 // Envoy does; a body that could not be buffered is not mirrored (Envoy mirrors only buffered bodies).
 func (s *stream) mirror(final map[string]string, body func() io.Reader, replayable bool, timeout time.Duration) {
 	for _, m := range s.decision.MirrorPolicies {
-		if m.Denominator == 0 || s.e.rnd.uint64()%uint64(m.Denominator) >= uint64(m.Numerator) {
+		if !envoyRuntime.FeatureEnabled("", m.Fraction, s.e.rnd.uint64()) {
 			continue
 		}
 		c := s.cfg.clusters[m.Cluster]
@@ -24,12 +25,9 @@ func (s *stream) mirror(final map[string]string, body func() io.Reader, replayab
 			continue
 		}
 		headers := maps.Clone(final)
-		headers[":authority"] += "-shadow"
+		headers[":authority"] = shadowHost(headers[":authority"])
 		s.e.bg(func() {
-			ctx, cancel := context.WithCancel(s.e.ctx)
-			if timeout > 0 {
-				ctx, cancel = context.WithTimeout(s.e.ctx, timeout)
-			}
+			ctx, cancel := withTimeout(s.e.ctx, timeout)
 			defer cancel()
 			hosts, err := c.hosts(ctx, s.cfg)
 			if err != nil || len(hosts) == 0 {
@@ -43,6 +41,16 @@ func (s *stream) mirror(final map[string]string, body func() io.Reader, replayab
 			}
 		})
 	}
+}
+
+// shadowHost is ShadowWriterImpl::shadowAppendedHost: "-shadow" goes after the host name, before
+// any port ("h:8080" → "h-shadow:8080").
+func shadowHost(host string) string {
+	i := routeeval.PortStart(host)
+	if i < 0 {
+		return host + "-shadow"
+	}
+	return host[:i] + "-shadow" + host[i:]
 }
 
 // hashKey is the key the route's hash policies give, for clusters whose balancer hashes (a

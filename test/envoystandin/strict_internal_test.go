@@ -89,7 +89,7 @@ func TestAcceptsKfgateGoldens(t *testing.T) {
 					t.Fatalf("%s: %s: %v", name, kind, err)
 				}
 				err := compile()
-				refused := err != nil && strings.Contains(err.Error(), "a RateLimitService) is not implemented")
+				refused := err != nil && strings.Contains(err.Error(), "type type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit is not implemented")
 				if err != nil && !refused {
 					t.Errorf("%s: %s refused: %v", name, kind, err)
 				}

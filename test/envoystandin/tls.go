@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+
+	"github.com/kfgate/kfgate/test/routeeval"
 )
 
 // downstreamTLS is a filter chain's DownstreamTlsContext: certificates over SDS, ALPN, parameters.
@@ -58,7 +60,6 @@ func (d *downstreamTLS) config(cfg *config) (*tls.Config, error) {
 // matchers that verify the upstream. Without a CA Envoy verifies nothing; with one it verifies the
 // chain but not the host name, only the configured SANs.
 type upstreamTLS struct {
-	sni        string
 	base       *tls.Config
 	clientCert string
 	ca         string
@@ -67,13 +68,13 @@ type upstreamTLS struct {
 
 type sanMatcher struct {
 	kind tlsv3.SubjectAltNameMatcher_SanType
-	m    stringMatcher
+	m    routeeval.StringMatcher
 }
 
 func compileUpstreamTLS(u *tlsv3.UpstreamTlsContext, path string) (*upstreamTLS, error) {
 	c := u.GetCommonTlsContext()
 	path += ".common_tls_context"
-	out := &upstreamTLS{sni: u.GetSni(), base: &tls.Config{NextProtos: c.GetAlpnProtocols(), ServerName: u.GetSni()}}
+	out := &upstreamTLS{base: &tls.Config{NextProtos: c.GetAlpnProtocols(), ServerName: u.GetSni()}}
 	if err := tlsParams(c.GetTlsParams(), out.base, path+".tls_params"); err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ func compileUpstreamTLS(u *tlsv3.UpstreamTlsContext, path string) (*upstreamTLS,
 			return nil, fmt.Errorf("%s: an inline trusted_ca next to an SDS one is not implemented", path)
 		}
 		for i, m := range def.GetMatchTypedSubjectAltNames() {
-			sm, err := compileStringMatcher(m.GetMatcher(), fmt.Sprintf("%s.match_typed_subject_alt_names[%d]", path, i))
+			sm, err := routeeval.CompileStringMatcher(m.GetMatcher(), fmt.Sprintf("%s.match_typed_subject_alt_names[%d]", path, i))
 			if err != nil {
 				return nil, err
 			}
@@ -173,25 +174,25 @@ func (m sanMatcher) matches(c *x509.Certificate) bool {
 	case tlsv3.SubjectAltNameMatcher_DNS:
 		for _, n := range c.DNSNames {
 			// An exact matcher also matches a wildcard SAN (Envoy's dnsNameMatch).
-			if m.m.match(n) || (m.m.kind == "exact" && wildcardMatch(n, m.m.value)) {
+			if v, exact := m.m.ExactValue(); m.m.Match(n) || exact && wildcardMatch(n, v) {
 				return true
 			}
 		}
 	case tlsv3.SubjectAltNameMatcher_URI:
 		for _, u := range c.URIs {
-			if m.m.match(u.String()) {
+			if m.m.Match(u.String()) {
 				return true
 			}
 		}
 	case tlsv3.SubjectAltNameMatcher_EMAIL:
 		for _, e := range c.EmailAddresses {
-			if m.m.match(e) {
+			if m.m.Match(e) {
 				return true
 			}
 		}
 	case tlsv3.SubjectAltNameMatcher_IP_ADDRESS:
 		for _, ip := range c.IPAddresses {
-			if m.m.match(ip.String()) {
+			if m.m.Match(ip.String()) {
 				return true
 			}
 		}

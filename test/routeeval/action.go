@@ -42,8 +42,8 @@ func compileForward(a *routev3.RouteAction, path string) (*forwardAction, error)
 		timeout:       durationOrNil(a.GetTimeout()),
 		idleTimeout:   durationOrNil(a.GetIdleTimeout()),
 		mirrors:       compileMirrors(a.GetRequestMirrorPolicies()),
-		retry:         cloneOrNil(a.GetRetryPolicy()),
-		cors:          cloneOrNil(a.GetCors()),
+		retry:         a.GetRetryPolicy(),
+		cors:          a.GetCors(),
 		hash:          a.GetHashPolicy(),
 		rateLimits:    a.GetRateLimits(),
 	}

@@ -152,7 +152,8 @@ virtual_hosts:
 	if !slices.Equal(d.Upgrades, []string{"websocket"}) || !slices.Equal(d.DisabledUpgrades, []string{"connect"}) {
 		t.Errorf("upgrades %v disabled %v", d.Upgrades, d.DisabledUpgrades)
 	}
-	if !slices.Equal(d.Mirrors, []string{"shadow"}) || d.MirrorPolicies[0].Numerator != 10 || d.MirrorPolicies[0].Denominator != 100 {
+	if !slices.Equal(d.Mirrors, []string{"shadow"}) || d.MirrorPolicies[0].Fraction.GetNumerator() != 10 ||
+		d.MirrorPolicies[0].Fraction.GetDenominator() != typev3.FractionalPercent_HUNDRED {
 		t.Errorf("mirrors %v %+v", d.Mirrors, d.MirrorPolicies)
 	}
 	if d.RetryPolicy.GetNumRetries().GetValue() != 3 || len(d.HashPolicy) != 1 || !d.AppendXForwardedHost || d.CORS == nil {

@@ -4,14 +4,17 @@ import (
 	"fmt"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	"google.golang.org/protobuf/proto"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // defaultMaxDirectResponseBody is DEFAULT_MAX_DIRECT_RESPONSE_BODY_SIZE_BYTES (CI).
 const defaultMaxDirectResponseBody = 4096
 
-// Router is a compiled RouteConfiguration. It is immutable and safe for concurrent use.
+// Router is a compiled RouteConfiguration. It is immutable and safe for concurrent use. The protos a
+// Decision records (retry and CORS policies, hash policies, rate limits, per-filter configs) are the
+// configuration's own, not copies, so a caller can key what it compiles of them by pointer; neither
+// the caller nor a Decision's user may modify them.
 type Router struct {
 	vhosts           vhostTable
 	internalOnly     []string
@@ -106,8 +109,8 @@ func compileVirtualHost(v *routev3.VirtualHost, path string, maxBody uint32) (*v
 		name:       v.GetName(),
 		requireTLS: v.GetRequireTls(),
 		perFilter:  v.GetTypedPerFilterConfig(),
-		retry:      cloneOrNil(v.GetRetryPolicy()),
-		cors:       cloneOrNil(v.GetCors()),
+		retry:      v.GetRetryPolicy(),
+		cors:       v.GetCors(),
 		mirrors:    compileMirrors(v.GetRequestMirrorPolicies()),
 	}
 	var err error
@@ -184,10 +187,9 @@ func compileDirect(d *routev3.DirectResponseAction, path string, maxBody uint32)
 func compileMirrors(ps []*routev3.RouteAction_RequestMirrorPolicy) []Mirror {
 	var out []Mirror
 	for _, p := range ps {
-		m := Mirror{Cluster: p.GetCluster(), Numerator: 100, Denominator: 100}
+		m := Mirror{Cluster: p.GetCluster(), Fraction: &typev3.FractionalPercent{Numerator: 100}}
 		if f := p.GetRuntimeFraction(); f != nil {
-			m.Numerator = f.GetDefaultValue().GetNumerator()
-			m.Denominator = uint32(fractionDenominator(f.GetDefaultValue().GetDenominator()))
+			m.Fraction = f.GetDefaultValue()
 		}
 		out = append(out, m)
 	}
@@ -200,12 +202,4 @@ func lowerAll(in []string) []string {
 		out = append(out, asciiLower(s))
 	}
 	return out
-}
-
-func cloneOrNil[T proto.Message](m T) T {
-	var zero T
-	if !m.ProtoReflect().IsValid() {
-		return zero
-	}
-	return proto.Clone(m).(T)
 }

@@ -32,7 +32,7 @@ type headerMatcher struct {
 	value          string
 	re             *fullRegex
 	start, end     int64
-	str            stringMatcher
+	str            StringMatcher
 	invert         bool
 	missingAsEmpty bool
 }
@@ -59,7 +59,7 @@ func compileHeaderMatcher(h *routev3.HeaderMatcher, path string) (headerMatcher,
 		hm.kind, hm.value = hdrContains, s.ContainsMatch
 	case *routev3.HeaderMatcher_StringMatch:
 		hm.kind = hdrString
-		hm.str, err = compileStringMatcher(s.StringMatch, path+".string_match")
+		hm.str, err = CompileStringMatcher(s.StringMatch, path+".string_match")
 	}
 	return hm, err
 }
@@ -99,7 +99,7 @@ func (h headerMatcher) matchValue(v string) bool {
 	case hdrContains:
 		return strings.Contains(v, h.value)
 	default:
-		return h.str.match(v)
+		return h.str.Match(v)
 	}
 }
 
@@ -131,7 +131,7 @@ type queryMatcher struct {
 	hasPresent bool // present_match set
 	present    bool
 	hasString  bool
-	str        stringMatcher
+	str        StringMatcher
 }
 
 func compileQueryMatcher(q *routev3.QueryParameterMatcher, path string) (queryMatcher, error) {
@@ -142,7 +142,7 @@ func compileQueryMatcher(q *routev3.QueryParameterMatcher, path string) (queryMa
 	case *routev3.QueryParameterMatcher_StringMatch:
 		var err error
 		qm.hasString = true
-		qm.str, err = compileStringMatcher(s.StringMatch, path+".string_match")
+		qm.str, err = CompileStringMatcher(s.StringMatch, path+".string_match")
 		if err != nil {
 			return qm, err
 		}
@@ -162,7 +162,7 @@ func (q queryMatcher) match(params map[string]string) bool {
 	if !ok {
 		return false
 	}
-	return !q.hasString || q.str.match(v)
+	return !q.hasString || q.str.Match(v)
 }
 
 // parseQuery mirrors Utility::QueryParamsMulti::parseQueryString (UT) without decoding: the text

@@ -17,19 +17,20 @@ const (
 	strRegex
 )
 
-// stringMatcher mirrors Matchers::StringMatcherImpl (matchers.cc): exact, prefix, suffix and
+// StringMatcher is a compiled envoy.type.matcher.v3.StringMatcher, Matchers::StringMatcherImpl (matchers.cc): exact, prefix, suffix and
 // contains compare bytes, ignoring ASCII case when ignore_case is set (absl::EqualsIgnoreCase,
 // StartsWithIgnoreCase, ...); safe_regex is an RE2 full match, and combining it with ignore_case is
 // a configuration error ("ignore_case has no effect for safe_regex.").
-type stringMatcher struct {
+type StringMatcher struct {
 	kind       stringKind
 	value      string
 	ignoreCase bool
 	re         *fullRegex
 }
 
-func compileStringMatcher(m *matcherv3.StringMatcher, path string) (stringMatcher, error) {
-	sm := stringMatcher{ignoreCase: m.GetIgnoreCase()}
+// CompileStringMatcher compiles m; path names it in errors.
+func CompileStringMatcher(m *matcherv3.StringMatcher, path string) (StringMatcher, error) {
+	sm := StringMatcher{ignoreCase: m.GetIgnoreCase()}
 	switch p := m.GetMatchPattern().(type) {
 	case *matcherv3.StringMatcher_Exact:
 		sm.kind, sm.value = strExact, p.Exact
@@ -54,7 +55,8 @@ func compileStringMatcher(m *matcherv3.StringMatcher, path string) (stringMatche
 	return sm, nil
 }
 
-func (s stringMatcher) match(v string) bool {
+// Match reports whether v matches.
+func (s StringMatcher) Match(v string) bool {
 	if s.kind == strRegex {
 		return s.re.match(v)
 	}
@@ -72,6 +74,38 @@ func (s stringMatcher) match(v string) bool {
 	default:
 		return strings.Contains(v, want)
 	}
+}
+
+// ExactValue is the configured value of an exact matcher (as configured, whatever ignore_case),
+// for callers that give exact matchers a meaning of their own (a certificate's wildcard DNS SANs).
+func (s StringMatcher) ExactValue() (string, bool) {
+	return s.value, s.kind == strExact
+}
+
+// StringMatchers is a list of matchers, as configuration lists of them mean: any may match.
+type StringMatchers []StringMatcher
+
+// CompileStringMatchers compiles ms; path names the list in errors.
+func CompileStringMatchers(ms []*matcherv3.StringMatcher, path string) (StringMatchers, error) {
+	var out StringMatchers
+	for i, m := range ms {
+		sm, err := CompileStringMatcher(m, fmt.Sprintf("%s[%d]", path, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sm)
+	}
+	return out, nil
+}
+
+// MatchAny reports whether any matcher matches v.
+func (ms StringMatchers) MatchAny(v string) bool {
+	for _, m := range ms {
+		if m.Match(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // asciiLower lower-cases ASCII letters only, as absl::AsciiStrToLower and Envoy's

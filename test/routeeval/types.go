@@ -5,6 +5,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -74,9 +75,9 @@ type HeaderMutation struct {
 // Mirror is one request_mirror_policies entry in effect for the route.
 type Mirror struct {
 	Cluster string
-	// Numerator/Denominator is the sampled fraction (default 100/100: every request is mirrored).
-	Numerator   uint32
-	Denominator uint32
+	// Fraction is the sampled share, runtime_fraction's default_value (100% when unset): a request
+	// is mirrored when Runtime.FeatureEnabled says so (FilterUtility::shouldShadow).
+	Fraction *typev3.FractionalPercent
 }
 
 // Decision is what Envoy's router does with one request.

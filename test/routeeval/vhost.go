@@ -93,7 +93,7 @@ func (t *vhostTable) find(host string, present, ignorePort bool) *virtualHost {
 		return nil
 	}
 	if ignorePort {
-		if i := portStart(host); i >= 0 {
+		if i := PortStart(host); i >= 0 {
 			host = host[:i]
 		}
 	}
@@ -110,9 +110,9 @@ func (t *vhostTable) find(host string, present, ignorePort bool) *virtualHost {
 	return t.def
 }
 
-// portStart is HeaderUtility::getPortStart (HU): the index of the ':' before a port, -1 if none;
+// PortStart is HeaderUtility::getPortStart (HU): the index of the ':' before a port, -1 if none;
 // a ':' inside an IPv6 literal "[...]" is not a port separator.
-func portStart(host string) int {
+func PortStart(host string) int {
 	i := strings.LastIndexByte(host, ':')
 	if i < 0 {
 		return -1

@@ -1,8 +1,10 @@
-// Package xdsclient is an ADS client that behaves like Envoy, for tests: on a State-of-the-World or a
-// Delta stream it subscribes to CDS and LDS (wildcard), follows them with EDS and RDS requests for
-// the names they reference and SDS requests for the Secrets their TLS contexts reference, and ACKs
-// every response, or NACKs one on request. Tests assert on what it received and wait on versions,
-// never on time.
+// Package xdsclient is an ADS client that subscribes much as Envoy does, for tests: on a
+// State-of-the-World or a Delta stream it subscribes to CDS and LDS (wildcard), follows them with EDS
+// and RDS requests for the names they reference and SDS requests for the Secrets their TLS contexts
+// reference, and ACKs every response, or NACKs one on request. Unlike Envoy, which asks for LDS only
+// once CDS (and the EDS it needs) is warm, it requests LDS together with CDS: it tests what the
+// server sends, not the order Envoy would ask in. Tests assert on what it received and wait on
+// versions, never on time.
 package xdsclient
 
 import (
@@ -30,8 +32,8 @@ import (
 // WaitTimeout bounds every wait in these tests; generous for -race.
 const WaitTimeout = 20 * time.Second
 
-// SotW behaves like Envoy on an ADS SotW stream: it subscribes to CDS
-// and LDS (wildcard), follows them with EDS, RDS and SDS requests for the
+// SotW is the client on an ADS SotW stream: it subscribes to CDS and
+// LDS (wildcard) at once, follows them with EDS, RDS and SDS requests for the
 // names they reference, and ACKs every response (or NACKs one on request).
 type SotW struct {
 	t      testing.TB
@@ -193,8 +195,8 @@ func (c *SotW) Await(want map[string]string) map[string]*discoveryv3.DiscoveryRe
 	return got
 }
 
-// Delta behaves like Envoy on an ADS Delta stream: wildcard CDS and
-// LDS, EDS, RDS and SDS subscriptions following their contents, ACK by nonce.
+// Delta is the client on an ADS Delta stream: wildcard CDS and LDS at
+// once, EDS, RDS and SDS subscriptions following their contents, ACK by nonce.
 type Delta struct {
 	t      testing.TB
 	stream grpc.BidiStreamingClient[discoveryv3.DeltaDiscoveryRequest, discoveryv3.DeltaDiscoveryResponse]
