@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kfgate/kfgate/gateway/build"
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
 	"github.com/kfgate/kfgate/kubeflow"
@@ -29,13 +28,6 @@ func TestKubeflowTenants(t *testing.T) {
 			paths, _ := flag(plane.Args, "tenant-paths")
 			if tmpl, _ := flag(plane.Args, "model-path-template"); tmpl != kubeflow.NamespacedTemplate || paths != "/{namespace}/,/notebook/{namespace}/,/models/{namespace}/" {
 				t.Fatalf("--model-path-template=%q --tenant-paths=%q: a profile's models must be under its own /models/<profile>/", tmpl, paths)
-			}
-			objs := kubeflowApps()
-			objs.Secrets = certificateSecrets(out)
-			for _, svc := range out.services(t) {
-				svc.CreationTimestamp = metav1.NewTime(metav1.Now().Time) // installed after the profile's Service below
-				objs.Services = append(objs.Services, svc)
-				objs.Texts = append(objs.Texts, source.ServiceTexts(svc, "", nil)...)
 			}
 			tenant := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "kubeflow-user-example-com",
 				Annotations: map[string]string{mapping.AnnotationKfgate: `---
@@ -78,13 +70,9 @@ name: own-model
 prefix: /models/kubeflow-user-example-com/mnist/
 service: app
 `}}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-			objs.Services = append(objs.Services, tenant)
-			objs.Texts = append(objs.Texts, source.ServiceTexts(tenant, "", nil)...)
-			res, err := build.NewBuilder(build.Options{ID: "default", TrustedNamespaces: strings.Split(v, ","), TenantPaths: strings.Split(paths, ","),
-				Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}).Build(objs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Older than the install: it still takes nothing of the overlay's.
+			tenant.CreationTimestamp = metav1.NewTime(time.Unix(0, 0))
+			res := buildGateway(t, variantNamed(t, vn), source.Objects{Services: []*corev1.Service{tenant}, Texts: source.ServiceTexts(tenant, "", nil)})
 			refused := map[string]string{}
 			for _, d := range res.Diagnostics {
 				switch {
