@@ -37,11 +37,12 @@ func HTTPSListener(h *ir.HTTPSListener, l ir.Listener, rds string) (*listenerv3.
 		ListenerFilters: []*listenerv3.ListenerFilter{{Name: ListenerFilterTLSInspector,
 			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: inspector}}},
 	}
+	// Every chain runs the same connection manager: built once (its access log is most of the cost).
+	hcm, err := connectionManager(l, fmt.Sprintf("https-%d", h.Port), rds)
+	if err != nil {
+		return nil, err
+	}
 	for _, fc := range h.Chains {
-		hcm, err := connectionManager(l, fmt.Sprintf("https-%d", h.Port), rds)
-		if err != nil {
-			return nil, err
-		}
 		params := fc.TLSParams
 		if len(params.ALPNProtocols) == 0 {
 			params.ALPNProtocols = defaultALPN // else Envoy offers no ALPN, and clients never get HTTP/2
