@@ -24,9 +24,7 @@ func decodeModule(o *object, name string) *Module {
 				c.r.report(c.keyNode("client"), SeverityError, ReasonUnsupported, c.field("client"),
 					"client certificate validation is not implemented (set enabled: false or remove it)")
 			}
-			for _, p := range cl.pairs {
-				cl.get(p.name)
-			}
+			cl.ignoreRest()
 		}
 		c.finish(nil)
 		return m
@@ -69,9 +67,7 @@ func decodeTLSModule(c *object) *TLSContext {
 	}
 	defer s.finish(unsupportedTLSFields)
 	if on, ok := s.boolean("enabled"); ok && !on {
-		for _, p := range s.pairs {
-			s.get(p.name) // disabled: the rest is not read, nor reported as unknown
-		}
+		s.ignoreRest() // disabled: the rest is not read, nor reported as unknown
 		return nil
 	}
 	return decodeTLSContext(s, []string{"*"})
@@ -126,7 +122,7 @@ func checkLogFormat(c *object, field, f string) {
 		case m[0] == "%%":
 		case !slices.Contains(logCommands, name) && !slices.Contains(logCommandsWithArg, name):
 			c.r.errorf(c.value("envoy_log_format"), path, "%%%s%% is not an Envoy access log command", name)
-		case slices.Contains(logCommandsWithArg, name) && arg == "" && name != "START_TIME":
+		case slices.Contains(logCommandsWithArg, name) && arg == "":
 			c.r.errorf(c.value("envoy_log_format"), path, "%%%s%% needs an argument: %%%s(...)%%", name, name)
 		}
 		return ""
@@ -165,7 +161,8 @@ var (
 		"DOWNSTREAM_TRANSPORT_FAILURE_REASON", "CONNECTION_ID", "STREAM_ID", "UNIQUE_ID", "ROUTE_NAME",
 		"VIRTUAL_CLUSTER_NAME", "REQUESTED_SERVER_NAME", "HOSTNAME", "LOCAL_REPLY_BODY", "ACCESS_LOG_TYPE",
 		"GRPC_STATUS", "GRPC_STATUS_NUMBER", "UPSTREAM_FILTER_STATE", "TRACE_ID", "CUSTOM_FLAGS"}
-	logCommandsWithArg = []string{"START_TIME", "REQ", "RESP", "TRAILER", "REQ_WITHOUT_QUERY",
+	// The commands that need an argument (START_TIME's format is optional: it is above).
+	logCommandsWithArg = []string{"REQ", "RESP", "TRAILER", "REQ_WITHOUT_QUERY",
 		"DYNAMIC_METADATA", "CLUSTER_METADATA", "UPSTREAM_METADATA", "FILTER_STATE", "ENVIRONMENT",
 		"COMMON_DURATION", "PATH", "QUERY_PARAM"}
 )

@@ -111,6 +111,14 @@ func (o *object) field(key string) string {
 	return o.path + "." + key
 }
 
+// ignoreRest marks every key of o as read: a part kfgate does not use is neither read nor reported
+// as unknown.
+func (o *object) ignoreRest() {
+	for _, p := range o.pairs {
+		o.get(p.name)
+	}
+}
+
 // get returns the value node of key, marking it used; nil when absent or null.
 func (o *object) get(key string) *yaml.Node {
 	o.asked = append(o.asked, key)
