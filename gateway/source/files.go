@@ -25,16 +25,18 @@ const MaxFileBytes = 8 << 20
 func LoadPaths(paths ...string) (Objects, error) {
 	var files, pems []string
 	for _, p := range paths {
-		found, err := yamlFiles(p)
+		// One walk finds both; a file named on its own is configuration unless it is PEM.
+		found, err := walkFiles(p, func(f string) bool { return IsConfigFile(f) || IsPEMFile(f) }, func(string) bool { return true })
 		if err != nil {
 			return Objects{}, err
 		}
-		files = append(files, found...)
-		found, err = pemFiles(p)
-		if err != nil {
-			return Objects{}, err
+		for _, f := range found {
+			if IsPEMFile(f) {
+				pems = append(pems, f)
+			} else {
+				files = append(files, f)
+			}
 		}
-		pems = append(pems, found...)
 	}
 	sort.Strings(files)
 	sort.Strings(pems)
@@ -61,10 +63,6 @@ func readFile(f string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %d bytes is more than the limit of %d", f, st.Size(), MaxFileBytes)
 	}
 	return os.ReadFile(f) //nolint:gosec // G304: reading the files the user named is the point
-}
-
-func yamlFiles(root string) ([]string, error) {
-	return walkFiles(root, IsConfigFile, func(string) bool { return true }) // a named file is read whatever its name
 }
 
 // walkFiles lists the files under root that keep accepts, skipping hidden directories; root itself,

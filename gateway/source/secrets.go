@@ -101,9 +101,6 @@ func (e secretError) Error() string { return string(e) }
 
 const errSecretUnreadable = secretError("not a valid v1 Secret (its content is not shown)")
 
-// pemFiles lists the PEM files under root, like yamlFiles.
-func pemFiles(root string) ([]string, error) { return walkFiles(root, IsPEMFile, IsPEMFile) }
-
 // Secret converts a Secret into what the resolver needs: its type and only the keys kfgate reads.
 func Secret(s *corev1.Secret) *ir.Secret {
 	out := &ir.Secret{Namespace: s.Namespace, Name: s.Name, Type: string(s.Type), Data: map[string][]byte{}}
