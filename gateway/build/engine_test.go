@@ -321,3 +321,36 @@ func TestEngineFreshKeepsLastGoodCertificate(t *testing.T) {
 		t.Errorf("diagnostics differ\n got  %q\n want %q", diagLines(got.Diagnostics), diagLines(want.Diagnostics))
 	}
 }
+
+// A Service change reuses the listeners and SDS secrets as they were built (the xDS server then
+// does not prepare them again); a change to what they are made of builds them anew.
+func TestEngineReusesListenersAndSecrets(t *testing.T) {
+	objs := tlsWorld(10)
+	e := NewEngine(Options{})
+	first, err := e.Build(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Resources.Listeners) != 2 || len(first.Resources.Secrets) != 1 {
+		t.Fatalf("%d listeners, %d secrets", len(first.Resources.Listeners), len(first.Resources.Secrets))
+	}
+	txt := objs.Texts[5]
+	txt.Body = annotation(5, "timeout_ms: 1234\n")
+	e.SetText(txt)
+	second := mustResult(t, e)
+	if &second.Resources.Listeners[0] != &first.Resources.Listeners[0] || &second.Resources.Secrets[0] != &first.Resources.Secrets[0] {
+		t.Error("a Service change built the listeners or secrets again")
+	}
+	e.SetSecret(siteSecret("example-renewed"))
+	third := mustResult(t, e)
+	if &third.Resources.Secrets[0] == &second.Resources.Secrets[0] {
+		t.Error("a renewed Secret did not build the SDS secret again")
+	}
+	module := objs.Texts[len(objs.Texts)-1]
+	module.Body += "  envoy_log_type: text\n"
+	e.SetText(module)
+	fourth := mustResult(t, e)
+	if &fourth.Resources.Listeners[0] == &third.Resources.Listeners[0] {
+		t.Errorf("an access log change did not build the listeners again: %q", diagLines(fourth.Diagnostics))
+	}
+}

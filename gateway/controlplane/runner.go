@@ -10,6 +10,8 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,8 +40,10 @@ type Runner struct {
 // lastResources remembers the last published lists, so that an unchanged list is handed to the xDS
 // server as the very same slice (which it then does not prepare again).
 type lastResources struct {
+	listeners memo[*listenerv3.Listener]
 	clusters  memo[*clusterv3.Cluster]
 	endpoints memo[*endpointv3.ClusterLoadAssignment]
+	secrets   memo[*tlsv3.Secret]
 }
 
 // memo converts a list once and hands out the same converted slice while the list is the same.
@@ -139,11 +143,11 @@ func (r *Runner) publish(ctx context.Context, e *build.Engine, start time.Time, 
 
 func (r *Runner) toServer(x *xds.Resources) server.Resources {
 	out := server.Resources{
-		Listeners: resourcesOf(x.Listeners),
+		Listeners: r.last.listeners.of(x.Listeners),
 		Routes:    resourcesOf(x.Routes),
 		Clusters:  r.last.clusters.of(x.Clusters),
 		Endpoints: r.last.endpoints.of(x.Endpoints),
-		Secrets:   resourcesOf(x.Secrets),
+		Secrets:   r.last.secrets.of(x.Secrets),
 		Trusted:   x.Digests, // validated, deterministic and hashed by the translator
 	}
 	return out

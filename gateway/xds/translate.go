@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 
@@ -60,6 +61,24 @@ type Translator struct {
 	endpoints       []*endpointv3.ClusterLoadAssignment
 	vhosts          map[string]vhostMemo
 	tables          map[string]tableMemo // last route table by name
+	listeners       listenerMemo
+	secrets         secretMemo
+}
+
+// listenerMemo is the listeners as last built: the same listener settings, HTTPS listener (IR
+// values are never changed in place) and route table names give the same listeners, so a Service
+// change does not build them (and their access logs) again.
+type listenerMemo struct {
+	in       ir.Listener
+	https    *ir.HTTPSListener
+	rds, tls string
+	out      []*listenerv3.Listener
+}
+
+// secretMemo is the SDS secrets as last built from the same IR list.
+type secretMemo struct {
+	in  []*ir.TLSSecret
+	out []*tlsv3.Secret
 }
 
 // tableMemo is a route table as last built: the same virtual host list (IR lists are never changed
@@ -98,11 +117,9 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 	if err := t.addRoutes(res, clear, cfg.VirtualHosts, plain); err != nil {
 		return nil, err
 	}
-	if err := addListener(res, func() (*listenerv3.Listener, error) { return Listener(cfg.Listener, clear) }); err != nil {
-		return nil, err
-	}
+	rds := "" // the HTTPS listener's route table: the cleartext one, unless they differ
 	if h := cfg.HTTPS; h != nil {
-		rds := clear // one table for both listeners, unless they differ
+		rds = clear
 		if len(plain.first) > 0 || h.StrictTransportSecurity != "" {
 			rds = HTTPSRouteConfigName(h.Port)
 			v := rcVariant{}
@@ -113,18 +130,21 @@ func (t *Translator) Translate(cfg *ir.Config) (*Resources, error) {
 				return nil, err
 			}
 		}
-		if err := addListener(res, func() (*listenerv3.Listener, error) { return HTTPSListener(h, cfg.Listener, rds) }); err != nil {
-			return nil, err
-		}
+	}
+	if err := t.addListeners(res, cfg, clear, rds); err != nil {
+		return nil, err
 	}
 	if err := t.translateClusters(cfg.Clusters); err != nil {
 		return nil, err
 	}
-	secrets, err := Secrets(cfg.Secrets)
-	if err != nil {
-		return nil, err
+	if len(cfg.Secrets) != len(t.secrets.in) || len(cfg.Secrets) > 0 && &cfg.Secrets[0] != &t.secrets.in[0] {
+		secrets, err := Secrets(cfg.Secrets)
+		if err != nil {
+			return nil, err
+		}
+		t.secrets = secretMemo{in: cfg.Secrets, out: secrets}
 	}
-	res.Clusters, res.Endpoints, res.Secrets = t.clusterRs, t.endpoints, secrets
+	res.Clusters, res.Endpoints, res.Secrets = t.clusterRs, t.endpoints, t.secrets.out
 	res.Digests[resourcev3.ClusterType], res.Digests[resourcev3.EndpointType] = t.clusterDigests, t.endpointDigests
 	return res, nil
 }
@@ -149,15 +169,31 @@ func (t *Translator) addRoutes(res *Resources, name string, vhosts []*ir.Virtual
 	return nil
 }
 
-func addListener(res *Resources, build func() (*listenerv3.Listener, error)) error {
-	l, err := build()
-	if err == nil {
-		err = l.ValidateAll()
+// addListeners builds the cleartext listener and, with cfg.HTTPS, the HTTPS one (on route table rds),
+// or reuses them as last built.
+func (t *Translator) addListeners(res *Resources, cfg *ir.Config, clear, rds string) error {
+	m := t.listeners
+	if m.out != nil && m.https == cfg.HTTPS && m.rds == clear && m.tls == rds && reflect.DeepEqual(m.in, cfg.Listener) {
+		res.Listeners = m.out
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("listener: %w", err)
+	builds := []func() (*listenerv3.Listener, error){func() (*listenerv3.Listener, error) { return Listener(cfg.Listener, clear) }}
+	if h := cfg.HTTPS; h != nil {
+		builds = append(builds, func() (*listenerv3.Listener, error) { return HTTPSListener(h, cfg.Listener, rds) })
 	}
-	res.Listeners = append(res.Listeners, l)
+	var out []*listenerv3.Listener
+	for _, build := range builds {
+		l, err := build()
+		if err == nil {
+			err = l.ValidateAll()
+		}
+		if err != nil {
+			return fmt.Errorf("listener: %w", err)
+		}
+		out = append(out, l)
+	}
+	t.listeners = listenerMemo{in: cfg.Listener, https: cfg.HTTPS, rds: clear, tls: rds, out: out}
+	res.Listeners = out
 	return nil
 }
 
