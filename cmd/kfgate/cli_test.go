@@ -143,3 +143,32 @@ func TestServeTenantPaths(t *testing.T) {
 		t.Errorf("explicit --tenant-paths: %v", got)
 	}
 }
+
+// lint and render hold tenants to the same path spaces as serve: --model-path-template's, too.
+func TestLintTenantPaths(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "tenant.yaml", `apiVersion: v1
+kind: Service
+metadata:
+  name: app
+  namespace: team-a
+  annotations:
+    kfgate.io/config: |
+      ---
+      apiVersion: getambassador.io/v2
+      kind: Mapping
+      name: theirs
+      prefix: /models/team-b/mnist/
+      service: app
+spec:
+  ports:
+  - {name: http, port: 80}
+`)
+	if _, stderr, code := run(t, "lint", "-f", file, "--trusted-namespaces", "kubeflow"); code != 0 {
+		t.Errorf("under the shared /models/ space: exit %d, %s", code, stderr)
+	}
+	out, _, code := run(t, "lint", "-f", file, "--trusted-namespaces", "kubeflow", "--model-path-template", "/models/{namespace}/{name}/")
+	if code != 1 || !strings.Contains(out, `"/models/team-b/mnist/" may match paths outside the namespace's path spaces /team-a/, /notebook/team-a/, /models/team-a/`) {
+		t.Errorf("another namespace's model path under the namespaced template: exit %d, %s", code, out)
+	}
+}

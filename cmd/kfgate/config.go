@@ -82,16 +82,20 @@ const trustedHelp = "namespaces whose Services' annotations may configure everyt
 
 // tenantPathsHelp is --tenant-paths' help.
 var tenantPathsHelp = "with --trusted-namespaces: the path prefixes tenants' Mappings may match, comma-separated, {namespace} standing for the tenant's own; default: " +
-	strings.Join(mapping.DefaultTenantPaths, ",") + " (serve: with the --model-path-template's space, e.g. /models/{namespace}/, for /models/)"
+	strings.Join(mapping.DefaultTenantPaths, ",") + ", with the --model-path-template's space (e.g. /models/{namespace}/) for /models/"
 
 // tenantPaths are --tenant-paths, or by default mapping's, with the model template's space in place of
 // /models/ (so that the models the annotator generates in tenants' namespaces stay routable).
-func (c serveConfig) tenantPaths() []string {
-	if len(c.TenantPaths) > 0 {
-		return c.TenantPaths
+func (c serveConfig) tenantPaths() []string { return tenantPaths(c.TenantPaths, c.ModelPathTemplate) }
+
+// tenantPaths is what serve, render and lint give tenants: the --tenant-paths given, else mapping's
+// defaults with the model template's space in place of /models/.
+func tenantPaths(given []string, modelTemplate string) []string {
+	if len(given) > 0 {
+		return given
 	}
-	tmpl, err := kubeflow.ParseTemplate(c.ModelPathTemplate)
-	if err != nil { // validated before serving
+	tmpl, err := kubeflow.ParseTemplate(modelTemplate)
+	if err != nil { // validated before use
 		return nil
 	}
 	var out []string

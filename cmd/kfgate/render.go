@@ -10,6 +10,7 @@ import (
 	"github.com/kfgate/kfgate/gateway/build"
 	"github.com/kfgate/kfgate/gateway/mapping"
 	"github.com/kfgate/kfgate/gateway/source"
+	"github.com/kfgate/kfgate/kubeflow"
 )
 
 // offlineFlags are shared by render and lint.
@@ -21,6 +22,7 @@ type offlineFlags struct {
 	clusterDomain string
 	trusted       []string
 	tenantPaths   []string
+	modelTemplate string
 }
 
 func (f *offlineFlags) register(cmd *cobra.Command) {
@@ -31,6 +33,7 @@ func (f *offlineFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "Kubernetes cluster DNS domain")
 	cmd.Flags().StringSliceVar(&f.trusted, "trusted-namespaces", nil, trustedHelp)
 	cmd.Flags().StringSliceVar(&f.tenantPaths, "tenant-paths", nil, tenantPathsHelp)
+	cmd.Flags().StringVar(&f.modelTemplate, "model-path-template", kubeflow.DefaultTemplate, "with --trusted-namespaces: serve's model path template, whose space tenants' generated models are in")
 	_ = cmd.MarkFlagRequired("filename") // cannot fail: the flag was just defined
 }
 
@@ -38,12 +41,15 @@ func (f *offlineFlags) build() (*build.Result, error) {
 	if err := errors.Join(append(namespaceNames("--trusted-namespaces", f.trusted), tenantPathErrors(f.tenantPaths)...)...); err != nil {
 		return nil, err
 	}
+	if _, err := kubeflow.ParseTemplate(f.modelTemplate); err != nil {
+		return nil, fmt.Errorf("--model-path-template: %w", err)
+	}
 	objs, err := source.LoadPaths(f.paths...)
 	if err != nil {
 		return nil, err
 	}
 	b := build.NewBuilder(build.Options{ID: f.id, ListenerPort: f.listenerPort, HTTPSPort: f.httpsPort, ClusterDomain: f.clusterDomain,
-		TrustedNamespaces: f.trusted, TenantPaths: f.tenantPaths})
+		TrustedNamespaces: f.trusted, TenantPaths: tenantPaths(f.tenantPaths, f.modelTemplate)})
 	return b.Build(objs)
 }
 
