@@ -158,6 +158,10 @@ func malformedRows() []malformedRow {
 		{name: "label with an empty key", bad: badMappingPS("labels: {ambassador: [{g: [{\"\": {header: x-tenant}}]}]}\n"), field: "labels.ambassador[0].g[0].", msg: "the label's key must not be empty", sev: E},
 		{name: "Module envoy_log_path relative", bad: badModule("config: {envoy_log_path: logs/access.log}\n"), field: "config.envoy_log_path", msg: "must be an absolute path", sev: E},
 		{name: "Module strict_transport_security", bad: badModule("config: {strict_transport_security: forever}\n"), field: "config.strict_transport_security", msg: "is not a Strict-Transport-Security value", sev: E},
+		{name: "TLSContext redirect without hosts", bad: "apiVersion: getambassador.io/v2\nkind: TLSContext\nname: tls\nredirect_cleartext_from: 8080\n", field: "redirect_cleartext_from", msg: "needs hosts", sev: E, doc: "tls"},
+		{name: "tls Module without server", bad: "apiVersion: getambassador.io/v2\nkind: Module\nname: tls\nconfig: {}\n", field: "config.server", msg: "is required in the tls Module", sev: E},
+		{name: "tls Module field path", bad: "apiVersion: getambassador.io/v2\nkind: Module\nname: tls\nconfig: {server: {secret: s, min_tls_version: v1.9}}\n", field: "config.server.min_tls_version", msg: `unknown TLS version "v1.9"`, sev: E},
+		{name: "TLSContext ciphers with TLS 1.3 only", bad: badTLS("secret: s\nmin_tls_version: v1.3\ncipher_suites: [ECDHE-RSA-AES128-GCM-SHA256]\n"), field: "cipher_suites", msg: "has no effect with min_tls_version v1.3", sev: W, doc: "tls"},
 
 		// Unknown and unsupported fields: warnings, the document is still served.
 		{name: "unknown field with suggestion", bad: badMappingPS("timout_ms: 5000\n"), field: "timout_ms", msg: `unknown field; ignored (did you mean "timeout_ms"?)`, sev: W},
