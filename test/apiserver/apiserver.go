@@ -35,11 +35,16 @@ func Available() bool {
 // without it (ready is not called, and the tests that need it skip). The loggers of client-go and
 // controller-runtime are silenced: the tests log through their own.
 func Main(m *testing.M, configure func(*envtest.Environment), ready func(*envtest.Environment, *rest.Config)) {
+	os.Exit(Run(m, configure, ready))
+}
+
+// Run is Main returning the exit status, for a TestMain with cleanups of its own to run after it.
+func Run(m *testing.M, configure func(*envtest.Environment), ready func(*envtest.Environment, *rest.Config)) int {
 	ctrllog.SetLogger(logr.Discard())
 	klog.SetLogger(logr.Discard())
 	if !Available() {
 		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: the envtest tests skip (run `make test`)")
-		os.Exit(m.Run())
+		return m.Run()
 	}
 	env := &envtest.Environment{}
 	if configure != nil {
@@ -48,7 +53,7 @@ func Main(m *testing.M, configure func(*envtest.Environment), ready func(*envtes
 	cfg, err := env.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		os.Exit(1)
+		return 1
 	}
 	ready(env, cfg)
 	code := m.Run()
@@ -56,7 +61,7 @@ func Main(m *testing.M, configure func(*envtest.Environment), ready func(*envtes
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
-	os.Exit(code)
+	return code
 }
 
 // Start runs an API server of a test's own, stopped when the test ends; without the binaries the

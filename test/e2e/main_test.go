@@ -7,11 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kfgate/kfgate/test/apiserver"
 )
@@ -30,8 +27,6 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrllog.SetLogger(logr.Discard())
-	klog.SetLogger(logr.Discard())
 	dir, err := os.MkdirTemp("", "kfgate-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -45,19 +40,5 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building kfgate:", err)
 		return 1
 	}
-	if !apiserver.Available() {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: the end-to-end suite skips (run `make e2e`)")
-		return m.Run()
-	}
-	kube = &envtest.Environment{}
-	if kubeCfg, err = kube.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		return 1
-	}
-	defer func() {
-		if err := kube.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-		}
-	}()
-	return m.Run()
+	return apiserver.Run(m, nil, func(env *envtest.Environment, cfg *rest.Config) { kube, kubeCfg = env, cfg })
 }
